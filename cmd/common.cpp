@@ -1,0 +1,47 @@
+// cmd/common.cpp: configuration loading and its error report.
+#include "cmd/common.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "pipeline/atomic_file.hpp"
+#include "pipeline/error.hpp"
+#include "pipeline/logging.hpp"
+
+namespace cmd {
+
+std::optional<pipeline::Config> load_config(const CommonOptions& options, ExitCode& exit_code) {
+    std::optional<std::string> file_text;
+    if (!options.config_file.empty()) {
+        try {
+            file_text = pipeline::read_file_if_exists(options.config_file);
+        } catch (const pipeline::Error& e) {
+            fmt::print(stderr, "configuration error:\n  --config {}\n", e.what());
+            exit_code = ExitCode::config;
+            return std::nullopt;
+        }
+        if (!file_text) {
+            fmt::print(stderr, "configuration error:\n  --config {}: no such file\n",
+                       options.config_file);
+            exit_code = ExitCode::config;
+            return std::nullopt;
+        }
+    }
+    pipeline::ConfigResult result =
+        pipeline::parse_config(pipeline::environment_snapshot(), file_text);
+    if (!result.problems.empty()) {
+        fmt::print(stderr, "configuration error ({} problem{}); nothing was done:\n{}",
+                   result.problems.size(), result.problems.size() == 1 ? "" : "s",
+                   pipeline::format_problems(result.problems));
+        exit_code = ExitCode::config;
+        return std::nullopt;
+    }
+    pipeline::init_logging(result.config->log_level);
+    for (const auto& warning : result.warnings) {
+        pipeline::log_warning(warning, {{"event", "config_warning"}});
+    }
+    return std::move(result.config);
+}
+
+}  // namespace cmd

@@ -1,0 +1,96 @@
+// pipeline/checkpoint.cpp: checkpoint JSON and its store.
+#include "pipeline/checkpoint.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "pipeline/atomic_file.hpp"
+#include "pipeline/error.hpp"
+
+namespace pipeline {
+
+std::optional<CheckpointState> parse_checkpoint(std::string_view text, std::string& why) {
+    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+        why = "not valid JSON";
+        return std::nullopt;
+    }
+    if (!doc.is_object()) {
+        why = "not a JSON object";
+        return std::nullopt;
+    }
+    auto it = doc.find("watermark");
+    if (it == doc.end() || !it->is_string()) {
+        why = "no \"watermark\" string";
+        return std::nullopt;
+    }
+    const auto& watermark_text = it->get_ref<const std::string&>();
+    auto watermark = parse_timestamp(watermark_text, OffsetRule::required);
+    if (!watermark) {
+        why = "watermark is not an ISO-8601 timestamp with a UTC offset";
+        return std::nullopt;
+    }
+    CheckpointState state;
+    state.watermark = *watermark;
+    if (auto saved = doc.find("saved_at"); saved != doc.end() && saved->is_string()) {
+        state.saved_at = parse_timestamp(saved->get_ref<const std::string&>(), OffsetRule::required)
+                             .value_or(Timestamp{});
+    }
+    if (auto pipeline = doc.find("pipeline"); pipeline != doc.end() && pipeline->is_string()) {
+        state.pipeline = pipeline->get<std::string>();
+    }
+    return state;
+}
+
+std::string format_checkpoint(const CheckpointState& state) {
+    nlohmann::ordered_json doc;
+    doc["watermark"] = format_timestamp(state.watermark);
+    doc["saved_at"] = format_timestamp(state.saved_at);
+    doc["pipeline"] = state.pipeline;
+    return doc.dump() + "\n";
+}
+
+CheckpointStore::CheckpointStore(std::filesystem::path dir, std::string pipeline)
+    : dir_(std::move(dir)),
+      pipeline_(std::move(pipeline)),
+      path_(dir_ / (pipeline_ + ".checkpoint.json")) {}
+
+CheckpointLoad CheckpointStore::load(Timestamp now) const {
+    auto text = read_file_if_exists(path_);
+    if (!text) {
+        return {};
+    }
+    std::string why;
+    auto state = parse_checkpoint(*text, why);
+    if (state) {
+        return {std::move(state), std::nullopt};
+    }
+    const UtcParts p = utc_parts(now);
+    const std::string base =
+        fmt::format("{}.corrupt.{:04d}{:02d}{:02d}_{:02d}{:02d}{:02d}", path_.string(), p.date.year,
+                    p.date.month, p.date.day, p.hour, p.minute, p.second);
+    std::filesystem::path archive = base;
+    for (int n = 1; std::filesystem::exists(archive); ++n) {
+        archive = fmt::format("{}.{}", base, n);
+    }
+    std::error_code ec;
+    std::filesystem::rename(path_, archive, ec);
+    if (ec) {
+        throw Error(ErrorKind::io, fmt::format("checkpoint {} is corrupt ({}) and cannot be moved "
+                                               "aside to {}: {}",
+                                               path_.string(), why, archive.string(), ec.message()));
+    }
+    fsync_directory(dir_);
+    return {std::nullopt,
+            fmt::format("checkpoint {} is corrupt ({}); moved to {}; starting as if no checkpoint "
+                        "existed",
+                        path_.string(), why, archive.string())};
+}
+
+void CheckpointStore::save(Timestamp watermark, Timestamp now) const {
+    ensure_directory(dir_, "checkpoint");
+    write_file_atomically(path_, format_checkpoint({watermark, now, pipeline_}));
+}
+
+}  // namespace pipeline

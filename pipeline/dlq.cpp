@@ -1,0 +1,106 @@
+// pipeline/dlq.cpp: DLQ line format and the append-only writer.
+#include "pipeline/dlq.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "pipeline/atomic_file.hpp"
+#include "pipeline/error.hpp"
+
+namespace pipeline {
+
+std::string format_dlq_line(const SourceRow& row, std::string_view error, Timestamp rejected_at,
+                            std::string_view run_id) {
+    nlohmann::ordered_json fields = nlohmann::ordered_json::object();
+    for (std::size_t i = 0; i < source_column_count; ++i) {
+        const Field& field = row.fields[i];
+        const std::string key(source_column_names[i]);
+        if (!field) {
+            fields[key] = nullptr;
+            continue;
+        }
+        if (is_timestamp_column(static_cast<SourceColumn>(i))) {
+            if (auto ts = parse_timestamp(*field, OffsetRule::assume_utc)) {
+                fields[key] = format_timestamp(*ts);
+                continue;
+            }
+        }
+        fields[key] = std::string(*field);
+    }
+    nlohmann::ordered_json line;
+    line["error"] = std::string(error);
+    line["row"] = std::move(fields);
+    line["rejected_at"] = format_timestamp(rejected_at);
+    line["run_id"] = std::string(run_id);
+    return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
+
+DlqWriter::DlqWriter(std::filesystem::path dir, std::string_view pipeline, std::string_view run_id)
+    : dir_(std::move(dir)), path_(dir_ / fmt::format("{}_{}.ndjson", pipeline, run_id)) {}
+
+DlqWriter::DlqWriter(DlqWriter&& other) noexcept
+    : dir_(std::move(other.dir_)),
+      path_(std::move(other.path_)),
+      buffer_(std::move(other.buffer_)),
+      fd_(std::exchange(other.fd_, -1)),
+      lines_(other.lines_) {}
+
+DlqWriter::~DlqWriter() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+    }
+}
+
+void DlqWriter::append(std::string line) {
+    buffer_ += line;
+    ++lines_;
+}
+
+void DlqWriter::flush() {
+    if (buffer_.empty()) {
+        return;
+    }
+    if (fd_ < 0) {
+        ensure_directory(dir_, "DLQ");
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd_ < 0) {
+            throw Error(ErrorKind::io, fmt::format("cannot create DLQ file {}: {}", path_.string(),
+                                                   std::strerror(errno)));
+        }
+    }
+    std::size_t written = 0;
+    while (written < buffer_.size()) {
+        const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            throw Error(ErrorKind::io, fmt::format("cannot write DLQ file {}: {}", path_.string(),
+                                                   std::strerror(errno)));
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+}
+
+void DlqWriter::close() {
+    flush();
+    if (fd_ < 0) {
+        return;
+    }
+    const int fd = std::exchange(fd_, -1);
+    const bool synced = ::fsync(fd) == 0;
+    const int sync_errno = errno;
+    if (::close(fd) != 0 || !synced) {
+        throw Error(ErrorKind::io, fmt::format("cannot make DLQ file {} durable: {}",
+                                               path_.string(), std::strerror(sync_errno)));
+    }
+    fsync_directory(dir_);
+}
+
+}  // namespace pipeline

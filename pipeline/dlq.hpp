@@ -1,0 +1,51 @@
+// pipeline/dlq.hpp: the dead-letter file, one NDJSON line per rejected row (spec §7).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "pipeline/order_row.hpp"
+#include "pipeline/timestamp.hpp"
+
+namespace pipeline {
+
+/// One DLQ line (with its newline): {"error", "row" (all 17 source columns,
+/// NULL as null, text as the source's text, timestamps re-written as ISO-8601
+/// UTC), "rejected_at", "run_id"}. Invalid UTF-8 bytes become U+FFFD so the
+/// line is always valid JSON. Pure.
+std::string format_dlq_line(const SourceRow& row, std::string_view error, Timestamp rejected_at,
+                            std::string_view run_id);
+
+/// Appends lines to `<dir>/<pipeline>_<run_id>.ndjson`, creating the file on
+/// the first line (a run without rejections leaves no file). Move-only. The
+/// destructor closes without reporting; `close()` makes the lines durable
+/// (fsync of file and directory) and throws Error(io) on failure.
+class DlqWriter {
+public:
+    DlqWriter(std::filesystem::path dir, std::string_view pipeline, std::string_view run_id);
+    DlqWriter(const DlqWriter&) = delete;
+    DlqWriter& operator=(const DlqWriter&) = delete;
+    DlqWriter(DlqWriter&& other) noexcept;
+    DlqWriter& operator=(DlqWriter&&) = delete;
+    ~DlqWriter();
+
+    /// Buffers one line; written out by flush() or close().
+    void append(std::string line);
+    /// Writes the buffered lines to the file (no fsync).
+    void flush();
+    /// flush() + fsync + close. Idempotent.
+    void close();
+
+    const std::filesystem::path& path() const noexcept { return path_; }
+    std::size_t lines_written() const noexcept { return lines_; }
+
+private:
+    std::filesystem::path dir_;
+    std::filesystem::path path_;
+    std::string buffer_;
+    int fd_ = -1;
+    std::size_t lines_ = 0;
+};
+
+}  // namespace pipeline

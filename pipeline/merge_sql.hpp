@@ -1,0 +1,32 @@
+// pipeline/merge_sql.hpp: DDL, staging and MERGE SQL built from checked identifiers (spec §6).
+#pragma once
+
+#include <string>
+
+#include "pipeline/sql_identifier.hpp"
+
+namespace pipeline {
+
+/// The name of the PostgreSQL staging table (a session-local TEMP table).
+inline constexpr std::string_view pg_staging_table = "orders_pipeline_stage";
+
+/// CREATE SCHEMA/TABLE IF NOT EXISTS for the 25-column target (primary key order_id).
+std::string pg_create_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
+
+/// CREATE SCHEMA/TABLE IF NOT EXISTS for the run-record table.
+std::string pg_create_run_table_sql(const QualifiedName& run_table);
+
+/// CREATE TEMP TABLE IF NOT EXISTS for staging, shaped like the target, emptied at each commit.
+std::string pg_create_staging_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
+
+/// COPY staging (all 25 columns, in order) FROM STDIN.
+std::string pg_copy_staging_sql();
+
+/// INSERT ... ON CONFLICT (order_id) DO UPDATE ... WHERE target older than
+/// staging; returns one row: (inserted, updated).
+std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
+
+/// Upsert of one run record with 15 parameters in RunRecord order.
+std::string pg_upsert_run_record_sql(const QualifiedName& run_table);
+
+}  // namespace pipeline

@@ -1,0 +1,37 @@
+// pipeline/postgres_warehouse.hpp: the PostgreSQL destination: COPY into staging, then upsert.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "pipeline/pg_connection.hpp"
+#include "pipeline/warehouse.hpp"
+
+namespace pipeline {
+
+/// Loads into a PostgreSQL warehouse. Each batch is one transaction: COPY
+/// into a session-local TEMP staging table, then one
+/// `INSERT ... ON CONFLICT DO UPDATE ... WHERE target.updated_at < new.updated_at`
+/// (PostgreSQL's MERGE with counts), then COMMIT. The MERGE lookback setting
+/// has no effect here: the conflict check is a primary-key index probe, not a
+/// scan.
+class PostgresWarehouse final : public Warehouse {
+public:
+    PostgresWarehouse(const DestinationConfig& destination, std::string application_name);
+
+    void ensure_schema() override;
+    void drop_stale_staging() override;
+    MergeCounts load_batch(std::span<const OrderRow> rows) override;
+    void upsert_run_record(const RunRecord& record) override;
+
+private:
+    PgConnection& connection();
+
+    DestinationConfig destination_;
+    std::string application_name_;
+    std::optional<PgConnection> conn_;
+    bool staging_ready_ = false;
+    std::string copy_buffer_;
+};
+
+}  // namespace pipeline

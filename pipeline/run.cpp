@@ -1,0 +1,316 @@
+// pipeline/run.cpp: the orchestration of one run, and nothing else.
+#include "pipeline/run.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <random>
+#include <vector>
+
+#include "pipeline/checkpoint.hpp"
+#include "pipeline/dlq.hpp"
+#include "pipeline/error.hpp"
+#include "pipeline/extractor.hpp"
+#include "pipeline/logging.hpp"
+#include "pipeline/pg_connection.hpp"
+#include "pipeline/run_lock.hpp"
+#include "pipeline/transform.hpp"
+#include "pipeline/validate.hpp"
+#include "pipeline/warehouse.hpp"
+
+namespace pipeline {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+double seconds_since(SteadyClock::time_point start) {
+    return std::chrono::duration<double>(SteadyClock::now() - start).count();
+}
+
+constexpr double reject_warning_ratio = 0.05;
+
+/// Writes the run record at start (`running`) and at the end. If the run ends
+/// without finish() (an exception escaped), the destructor records `failed`.
+class RunRecorder {
+public:
+    RunRecorder(Warehouse& warehouse, RunRecord record, SteadyClock::time_point started)
+        : warehouse_(warehouse), record_(std::move(record)), started_(started) {
+        warehouse_.upsert_run_record(record_);
+    }
+    RunRecorder(const RunRecorder&) = delete;
+    RunRecorder& operator=(const RunRecorder&) = delete;
+    ~RunRecorder() {
+        if (!finished_) {
+            finish(RunStatus::failed, record_.counts, "the run ended without reporting a result");
+        }
+    }
+
+    /// Records the final state; never throws (a failure to record is logged).
+    void finish(RunStatus status, const RunCounts& counts,
+                std::optional<std::string> error = std::nullopt) noexcept {
+        finished_ = true;
+        record_.status = status;
+        record_.counts = counts;
+        record_.finished_at = now_utc();
+        record_.duration_seconds = seconds_since(started_);
+        record_.error_message = std::move(error);
+        try {
+            warehouse_.upsert_run_record(record_);
+        } catch (const std::exception& e) {
+            log_error("could not write the run record",
+                      {{"event", "run_record_failed"},
+                       {"status", to_string(status)},
+                       {"error", e.what()}});
+        }
+    }
+
+    double elapsed() const { return seconds_since(started_); }
+
+private:
+    Warehouse& warehouse_;
+    RunRecord record_;
+    SteadyClock::time_point started_;
+    bool finished_ = false;
+};
+
+// The window for this run, from the checkpoint (incremental) or the date (backfill).
+WindowRequest plan_window(const Config& config, const RunOptions& options,
+                          const CheckpointStore& checkpoints) {
+    WindowRequest window;
+    if (options.backfill_date) {
+        window.kind = WindowRequest::Kind::backfill;
+        window.lower = start_of_day(*options.backfill_date);
+        window.upper = Timestamp{window.lower->micros + micros_per_day};
+        return window;
+    }
+    CheckpointLoad loaded = checkpoints.load(now_utc());
+    if (loaded.warning) {
+        log_warning(*loaded.warning, {{"event", "checkpoint_corrupt"}});
+    }
+    if (loaded.state) {
+        window.lower = Timestamp{loaded.state->watermark.micros -
+                                 config.overlap_minutes * micros_per_minute};
+        log_info("checkpoint loaded", {{"event", "checkpoint_loaded"},
+                                       {"watermark", format_timestamp(loaded.state->watermark)},
+                                       {"overlap_minutes", config.overlap_minutes}});
+    } else if (config.start_from) {
+        window.lower = *config.start_from;  // no overlap: the operator chose this bound
+        log_info("no checkpoint; starting from ORDERS_PIPELINE_START_FROM",
+                 {{"event", "checkpoint_missing"}, {"start_from", format_timestamp(*config.start_from)}});
+    } else {
+        log_info("no checkpoint; this run loads everything up to the source's clock",
+                 {{"event", "checkpoint_missing"}});
+    }
+    return window;
+}
+
+struct BatchTimings {
+    double extract = 0;
+    double validate_transform = 0;
+    double load = 0;
+};
+
+}  // namespace
+
+Timestamp now_utc() {
+    using namespace std::chrono;
+    return Timestamp{duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
+}
+
+std::string make_run_id(Timestamp started) {
+    std::random_device device;
+    const UtcParts p = utc_parts(started);
+    return fmt::format("{:04d}{:02d}{:02d}T{:02d}{:02d}{:02d}Z-{:08x}", p.date.year, p.date.month,
+                       p.date.day, p.hour, p.minute, p.second, device());
+}
+
+RunSummary run_pipeline(const Config& config, const RunOptions& options) {
+    const auto steady_start = SteadyClock::now();
+    const Timestamp started = now_utc();
+    RunSummary summary;
+    summary.run_id = make_run_id(started);
+    summary.mode = options.backfill_date ? RunMode::backfill : RunMode::incremental;
+    set_log_context(summary.run_id, config.pipeline_name, std::string(to_string(config.environment)));
+    const std::string application_name =
+        fmt::format("orders-pipeline {} {}", config.pipeline_name, summary.run_id);
+
+    RunRecord record;
+    record.run_id = summary.run_id;
+    record.pipeline_name = config.pipeline_name;
+    record.mode = summary.mode;
+    record.run_date = options.backfill_date.value_or(utc_parts(started).date);
+    record.started_at = started;
+    record.environment = to_string(config.environment);
+
+    log_info("run started", {{"event", "run_started"},
+                             {"mode", to_string(summary.mode)},
+                             {"run_date", format_date(record.run_date)},
+                             {"source", describe_pg_target(config.source_url)},
+                             {"destination", describe_pg_target(config.destination.url)},
+                             {"batch_size", config.batch_size}});
+
+    auto warehouse = make_warehouse(config.destination, application_name);
+    std::string holder;
+    auto lock = RunLock::try_acquire(config.destination.url, config.pipeline_name, application_name,
+                                     holder);
+    if (!lock) {
+        record.status = RunStatus::skipped;
+        record.finished_at = now_utc();
+        record.duration_seconds = seconds_since(steady_start);
+        record.error_message = "another run holds the lock: " + holder;
+        try {
+            warehouse->upsert_run_record(record);
+        } catch (const std::exception& e) {
+            log_warning("could not write the skipped run record", {{"error", e.what()}});
+        }
+        throw Error(ErrorKind::lock_held,
+                    fmt::format("another run of pipeline '{}' is in progress ({}); nothing was done",
+                                config.pipeline_name, holder));
+    }
+    log_debug("run lock acquired", {{"event", "lock_acquired"}});
+
+    warehouse->ensure_schema();
+    warehouse->drop_stale_staging();
+    RunRecorder recorder(*warehouse, record, steady_start);
+    RunCounts counts;
+    try {
+        const CheckpointStore checkpoints(config.checkpoint_dir, config.pipeline_name);
+        const WindowRequest window = plan_window(config, options, checkpoints);
+        summary.window_from = window.lower;
+
+        PgConnection source(config.source_url, ErrorKind::source, "SOURCE", application_name);
+        prepare_source_session(source, config.source_statement_timeout_seconds);
+        Extractor extractor(source, config.source_schema, config.source_table, window,
+                            config.batch_size);
+        summary.window_until = extractor.until();
+        log_info("window opened",
+                 {{"event", "window_opened"},
+                  {"from", window.lower ? format_timestamp(*window.lower) : "-infinity"},
+                  {"until", format_timestamp(summary.window_until)},
+                  {"bounds", window.kind == WindowRequest::Kind::backfill ? "[from, until)"
+                                                                          : "(from, until]"}});
+
+        DlqWriter dlq(config.dlq_dir, config.pipeline_name, summary.run_id);
+        BatchTimings timings;
+        int batch_number = 0;
+        std::vector<OrderRow> valid;
+        for (;;) {
+            auto t0 = SteadyClock::now();
+            auto batch = extractor.next_batch();
+            timings.extract += seconds_since(t0);
+            if (!batch) {
+                break;
+            }
+            ++batch_number;
+            t0 = SteadyClock::now();
+            const Timestamp ingested_at = now_utc();
+            valid.clear();
+            valid.reserve(batch->rows.size());
+            std::int64_t rejected = 0;
+            std::int64_t defaulted = 0;
+            for (const SourceRow& row : batch->rows) {
+                ValidationResult result = validate(row);
+                if (auto* rejection = std::get_if<Rejection>(&result)) {
+                    dlq.append(format_dlq_line(row, rejection->message, ingested_at, summary.run_id));
+                    ++rejected;
+                    continue;
+                }
+                auto& order = std::get<ValidOrder>(result);
+                defaulted += order.payment_method_defaulted ? 1 : 0;
+                valid.push_back(transform(order, ingested_at));
+            }
+            dlq.flush();
+            const std::size_t duplicates = keep_newest_per_order(valid);
+            timings.validate_transform += seconds_since(t0);
+
+            t0 = SteadyClock::now();
+            const MergeCounts merged = warehouse->load_batch(valid);
+            timings.load += seconds_since(t0);
+
+            const auto extracted = static_cast<std::int64_t>(batch->rows.size());
+            counts.rows_extracted += extracted;
+            counts.rows_rejected += rejected;
+            counts.rows_written += static_cast<std::int64_t>(valid.size());
+            counts.rows_inserted += merged.inserted;
+            counts.rows_updated += merged.updated;
+            log_info("batch loaded", {{"event", "batch_loaded"},
+                                      {"batch", batch_number},
+                                      {"rows_extracted", extracted},
+                                      {"rows_written", valid.size()},
+                                      {"rows_rejected", rejected},
+                                      {"rows_inserted", merged.inserted},
+                                      {"rows_updated", merged.updated},
+                                      {"duplicates_collapsed", duplicates}});
+            if (defaulted > 0) {
+                log_warning("payment_method not recognised; stored as 'unknown'",
+                            {{"event", "payment_method_defaulted"},
+                             {"batch", batch_number},
+                             {"rows", defaulted}});
+            }
+            if (static_cast<double>(rejected) > reject_warning_ratio * static_cast<double>(extracted)) {
+                log_warning("more than 5% of the batch was rejected; see the DLQ file",
+                            {{"event", "high_rejection_rate"},
+                             {"scope", "batch"},
+                             {"batch", batch_number},
+                             {"rows_rejected", rejected},
+                             {"rows_extracted", extracted},
+                             {"dlq_file", dlq.path().string()}});
+            }
+        }
+        // The DLQ must be durable before the checkpoint can move past its rows.
+        dlq.close();
+        if (counts.rows_rejected > 0) {
+            summary.dlq_file = dlq.path();
+        }
+        if (static_cast<double>(counts.rows_rejected) >
+            reject_warning_ratio * static_cast<double>(counts.rows_extracted)) {
+            log_warning("more than 5% of the run was rejected; see the DLQ file",
+                        {{"event", "high_rejection_rate"},
+                         {"scope", "run"},
+                         {"rows_rejected", counts.rows_rejected},
+                         {"rows_extracted", counts.rows_extracted},
+                         {"dlq_file", dlq.path().string()}});
+        }
+        if (summary.mode == RunMode::incremental) {
+            if (counts.rows_extracted > 0) {
+                checkpoints.save(summary.window_until, now_utc());
+                summary.checkpoint_saved = summary.window_until;
+                log_info("checkpoint advanced",
+                         {{"event", "checkpoint_saved"},
+                          {"watermark", format_timestamp(summary.window_until)},
+                          {"file", checkpoints.path().string()}});
+            } else {
+                log_info("no rows in the window; checkpoint unchanged",
+                         {{"event", "checkpoint_unchanged"}});
+            }
+        }
+        summary.counts = counts;
+        summary.duration_seconds = recorder.elapsed();
+        recorder.finish(RunStatus::success, counts);
+        log_info("run finished",
+                 {{"event", "run_finished"},
+                  {"status", "success"},
+                  {"rows_extracted", counts.rows_extracted},
+                  {"rows_written", counts.rows_written},
+                  {"rows_rejected", counts.rows_rejected},
+                  {"rows_inserted", counts.rows_inserted},
+                  {"rows_updated", counts.rows_updated},
+                  {"batches", batch_number},
+                  {"duration_seconds", summary.duration_seconds},
+                  {"extract_seconds", timings.extract},
+                  {"validate_transform_seconds", timings.validate_transform},
+                  {"load_seconds", timings.load},
+                  {"dlq_file", summary.dlq_file ? summary.dlq_file->string() : ""}});
+        return summary;
+    } catch (const Error& e) {
+        recorder.finish(e.kind() == ErrorKind::cancelled ? RunStatus::cancelled : RunStatus::failed,
+                        counts, e.what());
+        throw;
+    } catch (const std::exception& e) {
+        recorder.finish(RunStatus::failed, counts, e.what());
+        throw;
+    }
+}
+
+}  // namespace pipeline

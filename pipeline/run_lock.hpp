@@ -1,0 +1,38 @@
+// pipeline/run_lock.hpp: one run at a time per pipeline, via a PostgreSQL advisory lock (spec §1).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "pipeline/pg_connection.hpp"
+
+namespace pipeline {
+
+/// A session-level advisory lock keyed by the pipeline name, held on its own
+/// connection for the whole run. The lock is released when this object is
+/// destroyed, or by the server when the session dies (a crashed run never
+/// leaves a stale lock).
+class RunLock {
+public:
+    /// Tries once, without waiting. Returns the held lock, or nullopt with
+    /// `holder` describing who holds it (pid, application_name with the other
+    /// run's id, client address, since when) when PostgreSQL can tell.
+    static std::optional<RunLock> try_acquire(const Secret& url, const std::string& pipeline,
+                                              const std::string& application_name,
+                                              std::string& holder);
+
+    RunLock(RunLock&&) noexcept = default;
+    RunLock& operator=(RunLock&&) noexcept = default;
+    RunLock(const RunLock&) = delete;
+    RunLock& operator=(const RunLock&) = delete;
+    ~RunLock() = default;
+
+private:
+    explicit RunLock(PgConnection conn) : conn_(std::move(conn)) {}
+    PgConnection conn_;
+};
+
+/// The advisory lock's first key ("OP"); the second is hashtext(pipeline name).
+inline constexpr int run_lock_class_id = 0x4f50;
+
+}  // namespace pipeline

@@ -1,0 +1,26 @@
+// pipeline/run_record.cpp: wire names of run modes and statuses.
+#include "pipeline/run_record.hpp"
+
+namespace pipeline {
+
+std::string_view to_string(RunMode mode) {
+    return mode == RunMode::backfill ? "backfill" : "incremental";
+}
+
+std::string_view to_string(RunStatus status) {
+    switch (status) {
+        case RunStatus::running:
+            return "running";
+        case RunStatus::success:
+            return "success";
+        case RunStatus::failed:
+            return "failed";
+        case RunStatus::skipped:
+            return "skipped";
+        case RunStatus::cancelled:
+            return "cancelled";
+    }
+    return "failed";
+}
+
+}  // namespace pipeline

@@ -1,0 +1,46 @@
+// pipeline/warehouse.hpp: the destination interface, small on purpose (spec §6, §9).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "pipeline/config.hpp"
+#include "pipeline/order_row.hpp"
+#include "pipeline/run_record.hpp"
+
+namespace pipeline {
+
+/// What one MERGE changed.
+struct MergeCounts {
+    std::int64_t inserted = 0;
+    std::int64_t updated = 0;
+};
+
+/// A destination warehouse. Implementations do only the dialect-specific
+/// steps; the run (run.cpp) owns the order of calls.
+class Warehouse {
+public:
+    virtual ~Warehouse() = default;
+
+    /// Idempotent DDL: the target table and the run-record table.
+    virtual void ensure_schema() = 0;
+    /// Removes staging tables left behind by crashed runs.
+    virtual void drop_stale_staging() = 0;
+    /// Stages `rows` (unique order_ids) and MERGEs them newer-wins into the
+    /// target. **Durable when it returns**: the run may advance the
+    /// checkpoint past these rows. Throws Error(destination) on failure, in
+    /// which case nothing of this batch is visible.
+    virtual MergeCounts load_batch(std::span<const OrderRow> rows) = 0;
+    /// Inserts or updates the run record keyed by run_id. Must work even after
+    /// a load failure (reconnecting if needed).
+    virtual void upsert_run_record(const RunRecord& record) = 0;
+};
+
+/// The backend for `destination.kind`, connected. `application_name` labels
+/// its sessions.
+std::unique_ptr<Warehouse> make_warehouse(const DestinationConfig& destination,
+                                          const std::string& application_name);
+
+}  // namespace pipeline
