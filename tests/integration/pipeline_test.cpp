@@ -1,0 +1,328 @@
+// tests/integration/pipeline_test.cpp: runs against a real PostgreSQL (source and warehouse DBs).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "pipeline/config.hpp"
+#include "pipeline/error.hpp"
+#include "pipeline/logging.hpp"
+#include "pipeline/run.hpp"
+#include "pipeline/run_lock.hpp"
+#include "tests/support/test_database.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The 24 compared columns (all but ingested_at), as text.
+constexpr std::string_view compared_columns =
+    "order_id, customer_id, store_id, restaurant_id, order_amount, delivery_fee, "
+    "discount_amount, total_value, status, payment_method, payment_status, order_tier, "
+    "order_date, order_hour, order_month, delivery_minutes, cancellation_type, "
+    "cancellation_reason, has_promo, promo_code, created_at, updated_at, delivered_at, "
+    "cancelled_at";
+
+class PipelineTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() { pipeline::init_logging(pipeline::LogLevel::warning); }
+
+    void SetUp() override {
+        src_.exec(test::support_file("freshmart_seed.sql"));
+        src_.exec(test::support_file("expected_orders.sql"));
+        // 5,000 orders over the last 3 days: 5 batches of 1,000, 100 invalid rows.
+        src_.exec("SELECT freshmart_seed(5000, 1, now() - interval '1 minute', 3)");
+    }
+
+    pipeline::Config config(std::map<std::string, std::string> overrides = {}) const {
+        pipeline::EnvMap env = {
+            {"ORDERS_PIPELINE_SOURCE_DB_URL", src_.url()},
+            {"ORDERS_PIPELINE_DEST_DB_URL", wh_.url()},
+            {"ORDERS_PIPELINE_BATCH_SIZE", "1000"},
+            {"ORDERS_PIPELINE_CHECKPOINT_DIR", (dir_.path() / "checkpoints").string()},
+            {"ORDERS_PIPELINE_DLQ_DIR", (dir_.path() / "dlq").string()},
+        };
+        for (auto& [k, v] : overrides) {
+            env[k] = v;
+        }
+        auto result = pipeline::parse_config(env, std::nullopt);
+        EXPECT_TRUE(result.config) << pipeline::format_problems(result.problems);
+        return *result.config;
+    }
+
+    pipeline::RunSummary run(std::optional<std::string> date = std::nullopt) const {
+        pipeline::RunOptions options;
+        if (date) {
+            options.backfill_date = pipeline::parse_date(*date);
+        }
+        return pipeline::run_pipeline(config(), options);
+    }
+
+    std::vector<std::string> loaded(std::string_view where = "true") const {
+        return wh_.rows(fmt::format("SELECT {} FROM silver.orders WHERE {} ORDER BY order_id",
+                                    compared_columns, where));
+    }
+    std::vector<std::string> expected(std::string_view where = "true") const {
+        return src_.rows(fmt::format("SELECT {} FROM expected_orders WHERE {} ORDER BY order_id",
+                                     compared_columns, where));
+    }
+
+    fs::path checkpoint_file() const { return dir_.path() / "checkpoints" / "orders.checkpoint.json"; }
+
+    static std::string read(const fs::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    }
+
+    // (order_id or "null", code) of every DLQ line in `file`.
+    static std::multiset<std::string> dlq_entries(const fs::path& file) {
+        std::multiset<std::string> entries;
+        std::ifstream in(file);
+        for (std::string line; std::getline(in, line);) {
+            auto doc = nlohmann::json::parse(line);
+            const auto& id = doc["row"]["order_id"];
+            const std::string error = doc["error"];
+            entries.insert(fmt::format("{}|{}", id.is_null() ? "<null>" : id.get<std::string>(),
+                                       error.substr(0, error.find(':'))));
+        }
+        return entries;
+    }
+
+    std::multiset<std::string> expected_rejections(std::string_view where = "true") const {
+        auto rows = src_.rows(
+            fmt::format("SELECT order_id, code FROM expected_rejections WHERE {}", where));
+        return {rows.begin(), rows.end()};
+    }
+
+    std::string run_record(const std::string& run_id, std::string_view columns) const {
+        auto rows = wh_.rows(fmt::format(
+            "SELECT {} FROM monitoring.pipeline_runs WHERE run_id = '{}'", columns, run_id));
+        return rows.empty() ? "<no record>" : rows.front();
+    }
+
+    test::TestDatabase src_{"src"};
+    test::TestDatabase wh_{"wh"};
+    test::TempDir dir_;
+};
+
+TEST_F(PipelineTest, InitialLoadMatchesTheSpecColumnByColumn) {
+    const auto summary = run();
+    EXPECT_EQ(summary.counts.rows_extracted, 5000);
+    EXPECT_EQ(summary.counts.rows_rejected, 100);
+    EXPECT_EQ(summary.counts.rows_written, 4900);
+    EXPECT_EQ(summary.counts.rows_inserted, 4900);
+    EXPECT_EQ(summary.counts.rows_updated, 0);
+    const auto want = expected();
+    ASSERT_EQ(want.size(), 4900u);
+    EXPECT_EQ(loaded(), want);
+    // Hostile text arrived byte-exact (the oracle passes it through untouched).
+    EXPECT_GT(std::stoi(wh_.scalar("SELECT count(*) FROM silver.orders WHERE restaurant_id LIKE "
+                                   "E'%\\n%' AND store_id <> '' ")),
+              0);
+}
+
+TEST_F(PipelineTest, DlqHoldsExactlyTheInvalidRowsWithTheirCodes) {
+    const auto summary = run();
+    ASSERT_TRUE(summary.dlq_file);
+    EXPECT_EQ(summary.dlq_file->parent_path(), dir_.path() / "dlq");
+    EXPECT_NE(summary.dlq_file->filename().string().find(summary.run_id), std::string::npos);
+    const auto got = dlq_entries(*summary.dlq_file);
+    EXPECT_EQ(got.size(), 100u);
+    EXPECT_EQ(got, expected_rejections());
+}
+
+TEST_F(PipelineTest, SecondRunWithoutChangesWritesNothing) {
+    run();
+    const std::string fingerprint_sql =
+        "SELECT md5(string_agg(t::text, E'\\n' ORDER BY order_id)) FROM silver.orders t";
+    const std::string before = wh_.scalar(fingerprint_sql);
+    const auto second = run();
+    EXPECT_EQ(second.counts.rows_inserted, 0);
+    EXPECT_EQ(second.counts.rows_updated, 0);
+    EXPECT_EQ(wh_.scalar(fingerprint_sql), before) << "table changed (ingested_at included)";
+}
+
+TEST_F(PipelineTest, UpdatesLandAndNewRowsAreInserted) {
+    run();
+    src_.exec(
+        "UPDATE orders SET status = 'cancelled', cancellation_reason = 'payment_failed', "
+        "cancelled_at = now(), updated_at = now() WHERE order_id IN (10, 20, 30);"
+        "SELECT freshmart_seed(200, 100001, now(), 0);");
+    const auto second = run();
+    EXPECT_EQ(second.counts.rows_updated, 3);
+    EXPECT_EQ(second.counts.rows_inserted, 196);  // 200 new rows, 4 of them invalid
+    EXPECT_EQ(loaded(), expected());
+    EXPECT_EQ(wh_.scalar("SELECT cancellation_type FROM silver.orders WHERE order_id = 20"),
+              "system");
+}
+
+TEST_F(PipelineTest, OlderVersionNeverOverwritesNewer) {
+    run();
+    // The warehouse holds a newer version of order 40 than the source has.
+    wh_.exec("UPDATE silver.orders SET updated_at = updated_at + interval '1 day', "
+             "status = 'newer' WHERE order_id = 40");
+    // The source gains an older duplicate of order 41, read after the current one.
+    src_.exec("INSERT INTO orders SELECT order_id, customer_id, store_id, restaurant_id, "
+              "order_amount, delivery_fee, discount_amount, 'placed', payment_method, "
+              "payment_status, created_at, updated_at - interval '1 second', delivered_at, "
+              "cancelled_at, cancellation_reason, promo_code, notes FROM orders WHERE order_id = 41");
+    const std::string day40 =
+        src_.scalar("SELECT (updated_at AT TIME ZONE 'UTC')::date FROM orders WHERE order_id = 40");
+    const std::string day41 = src_.scalar(
+        "SELECT (max(updated_at) AT TIME ZONE 'UTC')::date FROM orders WHERE order_id = 41");
+    run(day40);
+    run(day41);
+    EXPECT_EQ(wh_.scalar("SELECT status FROM silver.orders WHERE order_id = 40"), "newer");
+    EXPECT_EQ(wh_.rows("SELECT status FROM silver.orders WHERE order_id = 41"),
+              src_.rows("SELECT status FROM expected_orders WHERE order_id = 41 "
+                        "ORDER BY updated_at DESC LIMIT 1"));
+}
+
+TEST_F(PipelineTest, LateCommitInsideTheOverlapIsNotMissed) {
+    const auto first = run();
+    ASSERT_TRUE(first.checkpoint_saved);
+    const std::string watermark = pipeline::format_timestamp(*first.checkpoint_saved);
+    // Committed after the first run, but stamped before its watermark: a
+    // transaction that started earlier and committed late.
+    src_.exec(fmt::format(
+        "SELECT freshmart_seed(1, 900001, '{0}'::timestamptz - interval '2 minutes', 0);"
+        "SELECT freshmart_seed(1, 900002, '{0}'::timestamptz - interval '10 minutes', 0);",
+        watermark));
+    run();
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM silver.orders WHERE order_id = 900001"), "1");
+    // Outside the 5-minute overlap the row is beyond the window: the overlap is what saved 900001.
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM silver.orders WHERE order_id = 900002"), "0");
+}
+
+TEST_F(PipelineTest, BackfillReprocessesExactlyOneDayAndLeavesTheCheckpoint) {
+    run();
+    const std::string day = src_.scalar(
+        "SELECT (min(updated_at) AT TIME ZONE 'UTC')::date + 1 FROM orders");
+    const std::string before = read(checkpoint_file());
+    struct stat st_before {};
+    ASSERT_EQ(::stat(checkpoint_file().c_str(), &st_before), 0);
+    wh_.exec("TRUNCATE silver.orders");
+
+    const auto summary = run(day);
+    EXPECT_EQ(summary.mode, pipeline::RunMode::backfill);
+    const std::string in_day = fmt::format(
+        "updated_at >= '{0}'::date AND updated_at < '{0}'::date + 1", day);
+    const auto want = expected(in_day);
+    ASSERT_GT(want.size(), 100u);
+    EXPECT_EQ(loaded(), want);
+    ASSERT_TRUE(summary.dlq_file);
+    EXPECT_EQ(dlq_entries(*summary.dlq_file), expected_rejections(in_day));
+
+    struct stat st_after {};
+    ASSERT_EQ(::stat(checkpoint_file().c_str(), &st_after), 0);
+    EXPECT_EQ(read(checkpoint_file()), before);
+    EXPECT_EQ(st_after.st_ino, st_before.st_ino);
+    EXPECT_EQ(st_after.st_mtim.tv_nsec, st_before.st_mtim.tv_nsec);
+    EXPECT_EQ(run_record(summary.run_id, "mode, run_date, status"),
+              fmt::format("backfill|{}|success", day));
+}
+
+TEST_F(PipelineTest, RunRecordOfASuccessfulRun) {
+    const auto summary = run();
+    const std::string today =
+        pipeline::format_date(pipeline::utc_parts(pipeline::now_utc()).date);
+    EXPECT_EQ(run_record(summary.run_id,
+                         "pipeline_name, mode, run_date, status, rows_extracted, rows_written, "
+                         "rows_rejected, rows_inserted, rows_updated, error_message, environment, "
+                         "finished_at >= started_at, duration_seconds > 0"),
+              fmt::format("orders|incremental|{}|success|5000|4900|100|4900|0|<null>|development|t|t",
+                          today));
+}
+
+TEST_F(PipelineTest, FailedLoadIsRecordedAndTheCheckpointDoesNotMove) {
+    run();
+    const std::string checkpoint_before = read(checkpoint_file());
+    src_.exec("SELECT freshmart_seed(3000, 200001, now(), 0)");
+    // The warehouse connection dies while loading order 202500 (a later batch).
+    wh_.exec(
+        "CREATE FUNCTION kill_loader() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$;"
+        "CREATE TRIGGER kill_loader BEFORE INSERT ON silver.orders FOR EACH ROW "
+        "WHEN (NEW.order_id = 202500) EXECUTE FUNCTION kill_loader();");
+    std::string run_id;
+    try {
+        run();
+        FAIL() << "the run succeeded although its destination connection was killed";
+    } catch (const pipeline::Error& e) {
+        EXPECT_EQ(e.kind(), pipeline::ErrorKind::destination);
+        EXPECT_TRUE(e.transient()) << e.what();
+    }
+    EXPECT_EQ(read(checkpoint_file()), checkpoint_before);
+    const auto failed = wh_.rows(
+        "SELECT status, rows_extracted > 0, error_message LIKE '%[DEST %', finished_at IS NOT NULL "
+        "FROM monitoring.pipeline_runs ORDER BY started_at DESC LIMIT 1");
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed.front(), "failed|t|t|t");
+    // Batches committed before the failure are fine to keep: the rerun is idempotent.
+    wh_.exec("DROP TRIGGER kill_loader ON silver.orders");
+    run();
+    EXPECT_EQ(loaded(), expected());
+}
+
+TEST_F(PipelineTest, SecondRunIsSkippedWhileTheLockIsHeld) {
+    run();
+    const std::string fingerprint_sql =
+        "SELECT md5(string_agg(t::text, E'\\n' ORDER BY order_id)) FROM silver.orders t";
+    const std::string before = wh_.scalar(fingerprint_sql);
+    src_.exec("SELECT freshmart_seed(10, 300001, now(), 0)");
+    auto holder = wh_.connect();
+    holder.exec(fmt::format("SELECT pg_advisory_lock({}, hashtext('orders'))",
+                            pipeline::run_lock_class_id),
+                "[lock]");
+    const std::string checkpoint_before = read(checkpoint_file());
+    try {
+        run();
+        FAIL() << "a run went ahead while another held the lock";
+    } catch (const pipeline::Error& e) {
+        EXPECT_EQ(e.kind(), pipeline::ErrorKind::lock_held);
+        EXPECT_NE(std::string(e.what()).find("pid"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(wh_.scalar(fingerprint_sql), before);
+    EXPECT_EQ(read(checkpoint_file()), checkpoint_before);
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM monitoring.pipeline_runs WHERE status = 'skipped'"),
+              "1");
+}
+
+TEST_F(PipelineTest, CorruptCheckpointIsArchivedAndTheRunLoadsEverything) {
+    fs::create_directories(checkpoint_file().parent_path());
+    std::ofstream(checkpoint_file()) << "{\"watermark\": \"not a time\"}";
+    const auto summary = run();
+    EXPECT_EQ(summary.counts.rows_extracted, 5000);
+    int archived = 0;
+    for (const auto& entry : fs::directory_iterator(checkpoint_file().parent_path())) {
+        archived += entry.path().filename().string().starts_with("orders.checkpoint.json.corrupt.");
+    }
+    EXPECT_EQ(archived, 1);
+    EXPECT_EQ(loaded(), expected());
+}
+
+TEST_F(PipelineTest, EmptyWindowLeavesTheCheckpointUnchanged) {
+    src_.exec("TRUNCATE orders");
+    const auto summary = run();
+    EXPECT_EQ(summary.counts.rows_extracted, 0);
+    EXPECT_FALSE(summary.checkpoint_saved);
+    EXPECT_FALSE(fs::exists(checkpoint_file()));
+}
+
+TEST_F(PipelineTest, StartFromBoundsTheFirstRun) {
+    const std::string start =
+        src_.scalar("SELECT to_char(max(updated_at) - interval '6 hours', "
+                    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM orders");
+    pipeline::RunOptions options;
+    const auto summary =
+        pipeline::run_pipeline(config({{"ORDERS_PIPELINE_START_FROM", start}}), options);
+    const std::string window = fmt::format("updated_at > '{}'::timestamptz", start);
+    EXPECT_EQ(summary.counts.rows_extracted,
+              std::stoll(src_.scalar(fmt::format("SELECT count(*) FROM orders WHERE {}", window))));
+    EXPECT_EQ(loaded(), expected(window));
+}
+
+}  // namespace
