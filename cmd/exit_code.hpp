@@ -28,6 +28,8 @@ inline ExitCode exit_code_for(pipeline::ErrorKind kind) {
     }
 }
 
-inline int to_int(ExitCode code) { return static_cast<int>(code); }
+inline int to_int(ExitCode code) {
+    return static_cast<int>(code);
+}
 
 }  // namespace cmd

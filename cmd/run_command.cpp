@@ -69,23 +69,20 @@ int run_run(const RunCommandOptions& options) {
         }
         return to_int(ExitCode::success);
     } catch (const pipeline::Error& e) {
-        pipeline::LogFields fields = {{"event", "run_failed"},
-                                      {"kind", pipeline::to_string(e.kind())},
-                                      {"error", e.what()}};
+        pipeline::LogFields fields = {
+            {"event", "run_failed"}, {"kind", pipeline::to_string(e.kind())}, {"error", e.what()}};
         if (!e.sqlstate().empty()) {
             fields["sqlstate"] = e.sqlstate();
         }
         if (!e.hint().empty()) {
             fields["hint"] = e.hint();
         }
-        pipeline::log_error(e.kind() == pipeline::ErrorKind::lock_held ? "run skipped"
-                                                                       : "run failed",
-                            fields);
+        pipeline::log_error(
+            e.kind() == pipeline::ErrorKind::lock_held ? "run skipped" : "run failed", fields);
         return to_int(exit_code_for(e.kind()));
     } catch (const std::exception& e) {
-        pipeline::log_error("run failed", {{"event", "run_failed"},
-                                           {"kind", "internal"},
-                                           {"error", e.what()}});
+        pipeline::log_error("run failed",
+                            {{"event", "run_failed"}, {"kind", "internal"}, {"error", e.what()}});
         return to_int(ExitCode::run_failed);
     }
 }

@@ -77,9 +77,10 @@ CheckpointLoad CheckpointStore::load(Timestamp now) const {
     std::error_code ec;
     std::filesystem::rename(path_, archive, ec);
     if (ec) {
-        throw Error(ErrorKind::io, fmt::format("checkpoint {} is corrupt ({}) and cannot be moved "
-                                               "aside to {}: {}",
-                                               path_.string(), why, archive.string(), ec.message()));
+        throw Error(ErrorKind::io,
+                    fmt::format("checkpoint {} is corrupt ({}) and cannot be moved "
+                                "aside to {}: {}",
+                                path_.string(), why, archive.string(), ec.message()));
     }
     fsync_directory(dir_);
     return {std::nullopt,

@@ -50,12 +50,24 @@ std::string_view trim_ascii(std::string_view text) {
 }
 
 // Every key this build understands (without the prefix).
-constexpr std::array<std::string_view, 18> known_keys = {
-    "PIPELINE_NAME",     "SOURCE_DB_URL",        "SOURCE_SCHEMA",      "SOURCE_TABLE",
-    "DEST_DB_URL",       "DEST_SCHEMA",          "DEST_TABLE",         "BATCH_SIZE",
-    "OVERLAP_MINUTES",   "CHECKPOINT_DIR",       "DLQ_DIR",            "LOG_LEVEL",
-    "PIPELINE_RUN_TABLE", "ENVIRONMENT",         "START_FROM",         "ALLOW_PRIMARY_SOURCE",
-    "MERGE_LOOKBACK_DAYS", "SOURCE_STATEMENT_TIMEOUT_SECONDS"};
+constexpr std::array<std::string_view, 18> known_keys = {"PIPELINE_NAME",
+                                                         "SOURCE_DB_URL",
+                                                         "SOURCE_SCHEMA",
+                                                         "SOURCE_TABLE",
+                                                         "DEST_DB_URL",
+                                                         "DEST_SCHEMA",
+                                                         "DEST_TABLE",
+                                                         "BATCH_SIZE",
+                                                         "OVERLAP_MINUTES",
+                                                         "CHECKPOINT_DIR",
+                                                         "DLQ_DIR",
+                                                         "LOG_LEVEL",
+                                                         "PIPELINE_RUN_TABLE",
+                                                         "ENVIRONMENT",
+                                                         "START_FROM",
+                                                         "ALLOW_PRIMARY_SOURCE",
+                                                         "MERGE_LOOKBACK_DAYS",
+                                                         "SOURCE_STATEMENT_TIMEOUT_SECONDS"};
 
 // Collects values and problems while the Config is assembled.
 class Collector {
@@ -194,8 +206,8 @@ EnvMap parse_file(std::string_view text, std::vector<ConfigProblem>& problems) {
         }
         const std::size_t eq = line.find('=');
         if (eq == std::string_view::npos || eq == 0) {
-            problems.push_back({fmt::format("config file line {}", line_number),
-                                "is not of the form KEY=VALUE"});
+            problems.push_back(
+                {fmt::format("config file line {}", line_number), "is not of the form KEY=VALUE"});
             continue;
         }
         const std::string key(trim_ascii(line.substr(0, eq)));
@@ -309,9 +321,8 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     Config config;
     config.pipeline_name = c.text("PIPELINE_NAME", "orders");
     if (!valid_pipeline_name(config.pipeline_name)) {
-        c.problem("PIPELINE_NAME",
-                  fmt::format("'{}' must be 1-63 letters, digits, '_' or '-'",
-                              Collector::printable(config.pipeline_name)));
+        c.problem("PIPELINE_NAME", fmt::format("'{}' must be 1-63 letters, digits, '_' or '-'",
+                                               Collector::printable(config.pipeline_name)));
     }
 
     auto allow_primary = c.boolean("ALLOW_PRIMARY_SOURCE");
@@ -356,12 +367,12 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
                                                               {"INFO", LogLevel::info},
                                                               {"WARNING", LogLevel::warning},
                                                               {"ERROR", LogLevel::error}}});
-    auto environment = c.choice<Environment>(
-        "ENVIRONMENT", "development",
-        std::array<std::pair<std::string_view, Environment>, 3>{
-            {{"development", Environment::development},
-             {"staging", Environment::staging},
-             {"production", Environment::production}}});
+    auto environment =
+        c.choice<Environment>("ENVIRONMENT", "development",
+                              std::array<std::pair<std::string_view, Environment>, 3>{
+                                  {{"development", Environment::development},
+                                   {"staging", Environment::staging},
+                                   {"production", Environment::production}}});
 
     if (auto start = c.get("START_FROM"); start && !trim_ascii(*start).empty()) {
         config.start_from = parse_timestamp(trim_ascii(*start), OffsetRule::required);

@@ -1,4 +1,5 @@
-// pipeline/config.hpp: configuration from ORDERS_PIPELINE_* variables and an optional file (spec §2).
+// pipeline/config.hpp: configuration from ORDERS_PIPELINE_* variables and an optional file (spec
+// §2).
 #pragma once
 
 #include <filesystem>

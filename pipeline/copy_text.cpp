@@ -54,7 +54,9 @@ void append_fixed(std::string& out, std::int64_t units, int scale) {
     out += format_fixed(units, scale);
 }
 
-void tab(std::string& out) { out.push_back('\t'); }
+void tab(std::string& out) {
+    out.push_back('\t');
+}
 
 void append_optional_text(std::string& out, const std::optional<std::string>& text) {
     if (text) {

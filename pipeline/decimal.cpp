@@ -17,7 +17,9 @@ bool is_ascii_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 std::int64_t clamp_add(std::int64_t a, std::int64_t b) {
     const std::int64_t sum = a + b;  // both operands are within +/- 2*clamp: no overflow
@@ -136,7 +138,7 @@ std::optional<std::int64_t> round_to_scale(const Decimal& value, int scale, std:
     // value * 10^scale = digits * 10^shift
     const std::int64_t shift = value.exponent + scale;
     const auto length = static_cast<std::int64_t>(value.digits.size());
-    constexpr std::int64_t max_int_digits = 18;  // any 18-digit number fits in int64
+    constexpr std::int64_t max_int_digits = 18;    // any 18-digit number fits in int64
     std::int64_t integer_digits = length + shift;  // digits before the decimal point
     if (integer_digits > max_int_digits) {
         return std::nullopt;
@@ -172,8 +174,8 @@ std::string format_fixed(std::int64_t units, int scale) {
     if (scale == 0) {
         return fmt::format("{}{}", negative ? "-" : "", magnitude);
     }
-    return fmt::format("{}{}.{:0{}}", negative ? "-" : "", magnitude / divisor,
-                       magnitude % divisor, scale);
+    return fmt::format("{}{}.{:0{}}", negative ? "-" : "", magnitude / divisor, magnitude % divisor,
+                       scale);
 }
 
 }  // namespace pipeline

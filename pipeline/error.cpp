@@ -34,7 +34,9 @@ Error::Error(ErrorKind kind, const std::string& message, std::string sqlstate,
       hint_(std::move(hint)),
       location_(location) {}
 
-bool Error::transient() const noexcept { return is_transient_sqlstate(sqlstate_); }
+bool Error::transient() const noexcept {
+    return is_transient_sqlstate(sqlstate_);
+}
 
 bool is_transient_sqlstate(std::string_view sqlstate) noexcept {
     if (sqlstate.size() != 5) {
@@ -43,8 +45,8 @@ bool is_transient_sqlstate(std::string_view sqlstate) noexcept {
     if (sqlstate.starts_with("08")) {
         return true;  // connection exception, whatever the subclass
     }
-    static constexpr std::array<std::string_view, 6> transient_codes = {
-        "40001", "40P01", "57P01", "57P02", "57P03", "53300"};
+    static constexpr std::array<std::string_view, 6> transient_codes = {"40001", "40P01", "57P01",
+                                                                        "57P02", "57P03", "53300"};
     for (auto code : transient_codes) {
         if (sqlstate == code) {
             return true;

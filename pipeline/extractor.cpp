@@ -44,8 +44,8 @@ std::string Extractor::select_sql(const SqlIdentifier& schema, const SqlIdentifi
                        schema.str(), table.str(), where);
 }
 
-Extractor::Extractor(PgConnection& source, const SqlIdentifier& schema,
-                     const SqlIdentifier& table, const WindowRequest& window, int batch_size)
+Extractor::Extractor(PgConnection& source, const SqlIdentifier& schema, const SqlIdentifier& table,
+                     const WindowRequest& window, int batch_size)
     : source_(source), batch_size_(batch_size) {
     source_.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "[BEGIN extract]");
     open_ = true;

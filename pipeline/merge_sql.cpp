@@ -89,8 +89,8 @@ std::string pg_copy_staging_sql() {
 std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table) {
     std::string updates;
     for (std::size_t i = 1; i < destination_column_names.size(); ++i) {
-        updates += fmt::format("{}{} = EXCLUDED.{}", i == 1 ? "" : ", ", destination_column_names[i],
-                               destination_column_names[i]);
+        updates += fmt::format("{}{} = EXCLUDED.{}", i == 1 ? "" : ", ",
+                               destination_column_names[i], destination_column_names[i]);
     }
     // xmax = 0 only for freshly inserted tuples: that splits the counts.
     return fmt::format(

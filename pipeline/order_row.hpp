@@ -36,10 +36,12 @@ inline constexpr std::size_t source_column_count = 17;
 
 /// Names of the source columns, in extraction order.
 inline constexpr std::array<std::string_view, source_column_count> source_column_names = {
-    "order_id",       "customer_id",    "store_id",           "restaurant_id", "order_amount",
-    "delivery_fee",   "discount_amount", "status",            "payment_method", "payment_status",
-    "created_at",     "updated_at",     "delivered_at",       "cancelled_at",  "cancellation_reason",
-    "promo_code",     "notes"};
+    "order_id",        "customer_id",  "store_id",
+    "restaurant_id",   "order_amount", "delivery_fee",
+    "discount_amount", "status",       "payment_method",
+    "payment_status",  "created_at",   "updated_at",
+    "delivered_at",    "cancelled_at", "cancellation_reason",
+    "promo_code",      "notes"};
 
 /// True for the source columns that hold timestamps.
 constexpr bool is_timestamp_column(SourceColumn c) {
@@ -61,12 +63,14 @@ struct SourceRow {
 
 /// Destination column names, in order (spec §5): 25 columns.
 inline constexpr std::array<std::string_view, 25> destination_column_names = {
-    "order_id",        "customer_id",       "store_id",          "restaurant_id",
-    "order_amount",    "delivery_fee",      "discount_amount",   "total_value",
-    "status",          "payment_method",    "payment_status",    "order_tier",
-    "order_date",      "order_hour",        "order_month",       "delivery_minutes",
-    "cancellation_type", "cancellation_reason", "has_promo",     "promo_code",
-    "created_at",      "updated_at",        "delivered_at",      "cancelled_at",
+    "order_id",         "customer_id",       "store_id",
+    "restaurant_id",    "order_amount",      "delivery_fee",
+    "discount_amount",  "total_value",       "status",
+    "payment_method",   "payment_status",    "order_tier",
+    "order_date",       "order_hour",        "order_month",
+    "delivery_minutes", "cancellation_type", "cancellation_reason",
+    "has_promo",        "promo_code",        "created_at",
+    "updated_at",       "delivered_at",      "cancelled_at",
     "ingested_at"};
 
 enum class OrderTier { economy, standard, premium };

@@ -20,10 +20,11 @@ std::string hint_for(std::string_view sqlstate, std::string_view role) {
     }
     if (sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
         sqlstate == "57P03") {
-        return fmt::format("the {} connection was lost or refused; check that the server is up "
-                           "and reachable, then rerun (the checkpoint has not moved, nothing is "
-                           "lost)",
-                           role == "SOURCE" ? "source" : "destination");
+        return fmt::format(
+            "the {} connection was lost or refused; check that the server is up "
+            "and reachable, then rerun (the checkpoint has not moved, nothing is "
+            "lost)",
+            role == "SOURCE" ? "source" : "destination");
     }
     if (sqlstate == "28P01" || sqlstate == "28000") {
         return "authentication failed; check the user and password in the URL";
@@ -48,8 +49,8 @@ PgConnection::PgConnection(const Secret& url, ErrorKind kind, std::string_view r
                            std::string_view application_name)
     : kind_(kind), role_(role), endpoint_(describe_pg_target(url)) {
     const std::string app(application_name.substr(0, 63));
-    const char* keywords[] = {"dbname", "application_name", "connect_timeout", "keepalives",
-                              "keepalives_idle", nullptr};
+    const char* keywords[] = {"dbname",     "application_name", "connect_timeout",
+                              "keepalives", "keepalives_idle",  nullptr};
     const char* values[] = {url.reveal().c_str(), app.c_str(), "10", "1", "30", nullptr};
     conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {

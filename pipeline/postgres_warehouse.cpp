@@ -39,9 +39,10 @@ PgConnection& PostgresWarehouse::connection() {
         staging_ready_ = false;  // TEMP tables die with their session
         conn_.reset();
         conn_.emplace(destination_.url, ErrorKind::destination, "DEST", application_name_);
-        conn_->exec("SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; "
-                    "SET client_min_messages = warning",
-                    "[SET dest session]");
+        conn_->exec(
+            "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; "
+            "SET client_min_messages = warning",
+            "[SET dest session]");
     }
     return *conn_;
 }

@@ -58,10 +58,9 @@ public:
         try {
             warehouse_.upsert_run_record(record_);
         } catch (const std::exception& e) {
-            log_error("could not write the run record",
-                      {{"event", "run_record_failed"},
-                       {"status", to_string(status)},
-                       {"error", e.what()}});
+            log_error("could not write the run record", {{"event", "run_record_failed"},
+                                                         {"status", to_string(status)},
+                                                         {"error", e.what()}});
         }
     }
 
@@ -89,15 +88,16 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
         log_warning(*loaded.warning, {{"event", "checkpoint_corrupt"}});
     }
     if (loaded.state) {
-        window.lower = Timestamp{loaded.state->watermark.micros -
-                                 config.overlap_minutes * micros_per_minute};
+        window.lower =
+            Timestamp{loaded.state->watermark.micros - config.overlap_minutes * micros_per_minute};
         log_info("checkpoint loaded", {{"event", "checkpoint_loaded"},
                                        {"watermark", format_timestamp(loaded.state->watermark)},
                                        {"overlap_minutes", config.overlap_minutes}});
     } else if (config.start_from) {
         window.lower = *config.start_from;  // no overlap: the operator chose this bound
         log_info("no checkpoint; starting from ORDERS_PIPELINE_START_FROM",
-                 {{"event", "checkpoint_missing"}, {"start_from", format_timestamp(*config.start_from)}});
+                 {{"event", "checkpoint_missing"},
+                  {"start_from", format_timestamp(*config.start_from)}});
     } else {
         log_info("no checkpoint; this run loads everything up to the source's clock",
                  {{"event", "checkpoint_missing"}});
@@ -131,7 +131,8 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
     RunSummary summary;
     summary.run_id = make_run_id(started);
     summary.mode = options.backfill_date ? RunMode::backfill : RunMode::incremental;
-    set_log_context(summary.run_id, config.pipeline_name, std::string(to_string(config.environment)));
+    set_log_context(summary.run_id, config.pipeline_name,
+                    std::string(to_string(config.environment)));
     const std::string application_name =
         fmt::format("orders-pipeline {} {}", config.pipeline_name, summary.run_id);
 
@@ -164,9 +165,10 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         } catch (const std::exception& e) {
             log_warning("could not write the skipped run record", {{"error", e.what()}});
         }
-        throw Error(ErrorKind::lock_held,
-                    fmt::format("another run of pipeline '{}' is in progress ({}); nothing was done",
-                                config.pipeline_name, holder));
+        throw Error(
+            ErrorKind::lock_held,
+            fmt::format("another run of pipeline '{}' is in progress ({}); nothing was done",
+                        config.pipeline_name, holder));
     }
     log_debug("run lock acquired", {{"event", "lock_acquired"}});
 
@@ -212,7 +214,8 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             for (const SourceRow& row : batch->rows) {
                 ValidationResult result = validate(row);
                 if (auto* rejection = std::get_if<Rejection>(&result)) {
-                    dlq.append(format_dlq_line(row, rejection->message, ingested_at, summary.run_id));
+                    dlq.append(
+                        format_dlq_line(row, rejection->message, ingested_at, summary.run_id));
                     ++rejected;
                     continue;
                 }
@@ -248,7 +251,8 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                              {"batch", batch_number},
                              {"rows", defaulted}});
             }
-            if (static_cast<double>(rejected) > reject_warning_ratio * static_cast<double>(extracted)) {
+            if (static_cast<double>(rejected) >
+                reject_warning_ratio * static_cast<double>(extracted)) {
                 log_warning("more than 5% of the batch was rejected; see the DLQ file",
                             {{"event", "high_rejection_rate"},
                              {"scope", "batch"},

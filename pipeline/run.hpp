@@ -22,9 +22,9 @@ struct RunSummary {
     RunMode mode = RunMode::incremental;
     RunCounts counts;
     double duration_seconds = 0;
-    std::optional<Timestamp> window_from;   ///< exclusive for incremental, inclusive for backfill
-    Timestamp window_until;                 ///< inclusive for incremental, exclusive for backfill
-    std::optional<Timestamp> checkpoint_saved;  ///< the new watermark, when it moved
+    std::optional<Timestamp> window_from;  ///< exclusive for incremental, inclusive for backfill
+    Timestamp window_until;                ///< inclusive for incremental, exclusive for backfill
+    std::optional<Timestamp> checkpoint_saved;      ///< the new watermark, when it moved
     std::optional<std::filesystem::path> dlq_file;  ///< set when rows were rejected
 };
 

@@ -1,9 +1,9 @@
 // pipeline/transform.cpp: derived columns.
 #include "pipeline/transform.hpp"
 
-#include <array>
-
 #include <fmt/format.h>
+
+#include <array>
 
 #include "pipeline/unicode.hpp"
 
@@ -11,8 +11,8 @@ namespace pipeline {
 
 namespace {
 
-constexpr Cents premium_from_cents = 200000;   // 2000.00
-constexpr Cents standard_from_cents = 50000;   // 500.00
+constexpr Cents premium_from_cents = 200000;  // 2000.00
+constexpr Cents standard_from_cents = 50000;  // 500.00
 constexpr std::array<std::string_view, 3> system_cancellation_reasons = {
     "payment_failed", "restaurant_closed", "no_rider_available"};
 
@@ -85,7 +85,8 @@ OrderRow transform(const ValidOrder& order, Timestamp ingested_at) {
     row.order_hour = created.hour;
     row.order_month = fmt::format("{:04d}-{:02d}", created.date.year, created.date.month);
     if (order.delivered_at) {
-        row.delivery_minutes_tenths = delivery_minutes_tenths(order.created_at, *order.delivered_at);
+        row.delivery_minutes_tenths =
+            delivery_minutes_tenths(order.created_at, *order.delivered_at);
     }
     if (order.status == "cancelled") {
         row.cancellation_type = cancellation_type_of(order.cancellation_reason);

@@ -87,8 +87,9 @@ void append_utf8(std::string& out, char32_t cp) {
 
 char32_t simple_lower(char32_t cp) noexcept {
     // Last run whose first code point is <= cp.
-    auto it = std::upper_bound(std::begin(lower_runs), std::end(lower_runs), cp,
-                               [](char32_t value, const LowerRun& run) { return value < run.first; });
+    auto it =
+        std::upper_bound(std::begin(lower_runs), std::end(lower_runs), cp,
+                         [](char32_t value, const LowerRun& run) { return value < run.first; });
     if (it == std::begin(lower_runs)) {
         return cp;
     }

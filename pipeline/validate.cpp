@@ -13,8 +13,9 @@ namespace pipeline {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> valid_statuses = {
-    "placed", "confirmed", "preparing", "ready", "picked_up", "delivering", "delivered", "cancelled"};
+constexpr std::array<std::string_view, 8> valid_statuses = {"placed",    "confirmed", "preparing",
+                                                            "ready",     "picked_up", "delivering",
+                                                            "delivered", "cancelled"};
 constexpr std::array<std::string_view, 6> known_payment_methods = {"upi",    "card", "netbanking",
                                                                    "wallet", "cod",  "emi"};
 
@@ -134,8 +135,9 @@ ValidationResult validate(const SourceRow& row) {
     switch (check_id(row[C::order_id], v.order_id)) {
         case IdCheck::missing:
             return reject(RejectReason::missing_order_id,
-                          row[C::order_id] ? fmt::format("order_id is {}", quoted(*row[C::order_id]))
-                                           : "order_id is NULL");
+                          row[C::order_id]
+                              ? fmt::format("order_id is {}", quoted(*row[C::order_id]))
+                              : "order_id is NULL");
         case IdCheck::not_integer:
             return reject(RejectReason::missing_order_id,
                           fmt::format("order_id {} is not an integer", quoted(*row[C::order_id])));
@@ -192,7 +194,8 @@ ValidationResult validate(const SourceRow& row) {
         const auto name = source_column_names[static_cast<std::size_t>(column)];
         switch (check_timestamp(row[column], *target)) {
             case TsCheck::missing:
-                return reject(RejectReason::missing_timestamp, fmt::format("{} has no {}", order, name));
+                return reject(RejectReason::missing_timestamp,
+                              fmt::format("{} has no {}", order, name));
             case TsCheck::malformed:
                 return reject(RejectReason::missing_timestamp,
                               fmt::format("{} has {} {}, not a timestamp", order, name,

@@ -40,15 +40,15 @@ struct Rejection {
 struct ValidOrder {
     std::int64_t order_id = 0;
     std::int64_t customer_id = 0;
-    std::string store_id;                        ///< NULL became ""
+    std::string store_id;  ///< NULL became ""
     std::optional<std::string> restaurant_id;
-    Cents order_amount = 0;                      ///< rounded half away from zero
-    Cents delivery_fee = 0;                      ///< NULL became 0
-    Cents discount_amount = 0;                   ///< NULL became 0
-    std::string status;                          ///< lower-cased, trimmed
-    std::optional<std::string> payment_method;   ///< normalised; "unknown" if not recognised
-    bool payment_method_defaulted = false;       ///< true when the text became "unknown"
-    std::optional<std::string> payment_status;   ///< lower-cased; "" became NULL
+    Cents order_amount = 0;                     ///< rounded half away from zero
+    Cents delivery_fee = 0;                     ///< NULL became 0
+    Cents discount_amount = 0;                  ///< NULL became 0
+    std::string status;                         ///< lower-cased, trimmed
+    std::optional<std::string> payment_method;  ///< normalised; "unknown" if not recognised
+    bool payment_method_defaulted = false;      ///< true when the text became "unknown"
+    std::optional<std::string> payment_status;  ///< lower-cased; "" became NULL
     Timestamp created_at;
     Timestamp updated_at;
     std::optional<Timestamp> delivered_at;

@@ -1,7 +1,6 @@
 // tests/integration/cli_test.cpp: the binary's exit codes and output, as cron sees them.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include "tests/support/test_database.hpp"
 
@@ -32,9 +31,8 @@ TEST_F(CliTest, ConfigErrorsAreAllReportedWithTheirOwnExitCode) {
     auto result = test::run_binary({"run"}, e);
     EXPECT_EQ(result.exit_code, 3) << result.err;
     EXPECT_NE(result.err.find("4 problems"), std::string::npos) << result.err;
-    for (const char* variable :
-         {"ORDERS_PIPELINE_SOURCE_DB_URL", "ORDERS_PIPELINE_BATCH_SIZE",
-          "ORDERS_PIPELINE_DEST_TABLE", "ORDERS_PIPELINE_DEST_DB_URL"}) {
+    for (const char* variable : {"ORDERS_PIPELINE_SOURCE_DB_URL", "ORDERS_PIPELINE_BATCH_SIZE",
+                                 "ORDERS_PIPELINE_DEST_TABLE", "ORDERS_PIPELINE_DEST_DB_URL"}) {
         EXPECT_NE(result.err.find(variable), std::string::npos) << variable;
     }
     EXPECT_EQ(result.err.find("topsecretpw"), std::string::npos);
@@ -89,8 +87,7 @@ TEST_F(CliTest, LockHeldExitsWithItsOwnCode) {
     holder.exec("SELECT pg_advisory_lock(20304, hashtext('orders'))", "[lock]");
     auto result = test::run_binary({"run"}, env());
     EXPECT_EQ(result.exit_code, 4) << result.err;
-    EXPECT_NE(result.err.find("another run of pipeline 'orders' is in progress"),
-              std::string::npos)
+    EXPECT_NE(result.err.find("another run of pipeline 'orders' is in progress"), std::string::npos)
         << result.err;
 }
 

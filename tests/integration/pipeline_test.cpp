@@ -70,7 +70,9 @@ protected:
                                      compared_columns, where));
     }
 
-    fs::path checkpoint_file() const { return dir_.path() / "checkpoints" / "orders.checkpoint.json"; }
+    fs::path checkpoint_file() const {
+        return dir_.path() / "checkpoints" / "orders.checkpoint.json";
+    }
 
     static std::string read(const fs::path& path) {
         std::ifstream in(path, std::ios::binary);
@@ -162,13 +164,15 @@ TEST_F(PipelineTest, UpdatesLandAndNewRowsAreInserted) {
 TEST_F(PipelineTest, OlderVersionNeverOverwritesNewer) {
     run();
     // The warehouse holds a newer version of order 40 than the source has.
-    wh_.exec("UPDATE silver.orders SET updated_at = updated_at + interval '1 day', "
-             "status = 'newer' WHERE order_id = 40");
+    wh_.exec(
+        "UPDATE silver.orders SET updated_at = updated_at + interval '1 day', "
+        "status = 'newer' WHERE order_id = 40");
     // The source gains an older duplicate of order 41, read after the current one.
-    src_.exec("INSERT INTO orders SELECT order_id, customer_id, store_id, restaurant_id, "
-              "order_amount, delivery_fee, discount_amount, 'placed', payment_method, "
-              "payment_status, created_at, updated_at - interval '1 second', delivered_at, "
-              "cancelled_at, cancellation_reason, promo_code, notes FROM orders WHERE order_id = 41");
+    src_.exec(
+        "INSERT INTO orders SELECT order_id, customer_id, store_id, restaurant_id, "
+        "order_amount, delivery_fee, discount_amount, 'placed', payment_method, "
+        "payment_status, created_at, updated_at - interval '1 second', delivered_at, "
+        "cancelled_at, cancellation_reason, promo_code, notes FROM orders WHERE order_id = 41");
     const std::string day40 =
         src_.scalar("SELECT (updated_at AT TIME ZONE 'UTC')::date FROM orders WHERE order_id = 40");
     const std::string day41 = src_.scalar(
@@ -199,8 +203,8 @@ TEST_F(PipelineTest, LateCommitInsideTheOverlapIsNotMissed) {
 
 TEST_F(PipelineTest, BackfillReprocessesExactlyOneDayAndLeavesTheCheckpoint) {
     run();
-    const std::string day = src_.scalar(
-        "SELECT (min(updated_at) AT TIME ZONE 'UTC')::date + 1 FROM orders");
+    const std::string day =
+        src_.scalar("SELECT (min(updated_at) AT TIME ZONE 'UTC')::date + 1 FROM orders");
     const std::string before = read(checkpoint_file());
     struct stat st_before {};
     ASSERT_EQ(::stat(checkpoint_file().c_str(), &st_before), 0);
@@ -208,8 +212,8 @@ TEST_F(PipelineTest, BackfillReprocessesExactlyOneDayAndLeavesTheCheckpoint) {
 
     const auto summary = run(day);
     EXPECT_EQ(summary.mode, pipeline::RunMode::backfill);
-    const std::string in_day = fmt::format(
-        "updated_at >= '{0}'::date AND updated_at < '{0}'::date + 1", day);
+    const std::string in_day =
+        fmt::format("updated_at >= '{0}'::date AND updated_at < '{0}'::date + 1", day);
     const auto want = expected(in_day);
     ASSERT_GT(want.size(), 100u);
     EXPECT_EQ(loaded(), want);
@@ -227,14 +231,14 @@ TEST_F(PipelineTest, BackfillReprocessesExactlyOneDayAndLeavesTheCheckpoint) {
 
 TEST_F(PipelineTest, RunRecordOfASuccessfulRun) {
     const auto summary = run();
-    const std::string today =
-        pipeline::format_date(pipeline::utc_parts(pipeline::now_utc()).date);
-    EXPECT_EQ(run_record(summary.run_id,
-                         "pipeline_name, mode, run_date, status, rows_extracted, rows_written, "
-                         "rows_rejected, rows_inserted, rows_updated, error_message, environment, "
-                         "finished_at >= started_at, duration_seconds > 0"),
-              fmt::format("orders|incremental|{}|success|5000|4900|100|4900|0|<null>|development|t|t",
-                          today));
+    const std::string today = pipeline::format_date(pipeline::utc_parts(pipeline::now_utc()).date);
+    EXPECT_EQ(
+        run_record(summary.run_id,
+                   "pipeline_name, mode, run_date, status, rows_extracted, rows_written, "
+                   "rows_rejected, rows_inserted, rows_updated, error_message, environment, "
+                   "finished_at >= started_at, duration_seconds > 0"),
+        fmt::format("orders|incremental|{}|success|5000|4900|100|4900|0|<null>|development|t|t",
+                    today));
 }
 
 TEST_F(PipelineTest, FailedLoadIsRecordedAndTheCheckpointDoesNotMove) {
@@ -274,9 +278,9 @@ TEST_F(PipelineTest, SecondRunIsSkippedWhileTheLockIsHeld) {
     const std::string before = wh_.scalar(fingerprint_sql);
     src_.exec("SELECT freshmart_seed(10, 300001, now(), 0)");
     auto holder = wh_.connect();
-    holder.exec(fmt::format("SELECT pg_advisory_lock({}, hashtext('orders'))",
-                            pipeline::run_lock_class_id),
-                "[lock]");
+    holder.exec(
+        fmt::format("SELECT pg_advisory_lock({}, hashtext('orders'))", pipeline::run_lock_class_id),
+        "[lock]");
     const std::string checkpoint_before = read(checkpoint_file());
     try {
         run();
@@ -313,9 +317,9 @@ TEST_F(PipelineTest, EmptyWindowLeavesTheCheckpointUnchanged) {
 }
 
 TEST_F(PipelineTest, StartFromBoundsTheFirstRun) {
-    const std::string start =
-        src_.scalar("SELECT to_char(max(updated_at) - interval '6 hours', "
-                    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM orders");
+    const std::string start = src_.scalar(
+        "SELECT to_char(max(updated_at) - interval '6 hours', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM orders");
     pipeline::RunOptions options;
     const auto summary =
         pipeline::run_pipeline(config({{"ORDERS_PIPELINE_START_FROM", start}}), options);

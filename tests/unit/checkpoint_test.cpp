@@ -54,10 +54,10 @@ TEST_F(CheckpointTest, FormatParsesBack) {
 }
 
 TEST_F(CheckpointTest, ParseRejectsCorruptContent) {
-    for (const char* text : {"", "not json", "[]", "{}", "{\"watermark\": 5}",
-                             "{\"watermark\": \"yesterday\"}",
-                             "{\"watermark\": \"2026-01-01T00:00:00\"}",  // no offset
-                             "{\"watermark\": \"2026-01-01T00:00:00Z\""}) {
+    for (const char* text :
+         {"", "not json", "[]", "{}", "{\"watermark\": 5}", "{\"watermark\": \"yesterday\"}",
+          "{\"watermark\": \"2026-01-01T00:00:00\"}",  // no offset
+          "{\"watermark\": \"2026-01-01T00:00:00Z\""}) {
         std::string why;
         EXPECT_FALSE(pipeline::parse_checkpoint(text, why)) << text;
         EXPECT_FALSE(why.empty());
@@ -131,7 +131,8 @@ TEST_F(CheckpointTest, UncreatableDirectoryIsAnIoError) {
         FAIL() << "save succeeded below a regular file";
     } catch (const pipeline::Error& e) {
         EXPECT_EQ(e.kind(), pipeline::ErrorKind::io);
-        EXPECT_NE(std::string(e.what()).find("checkpoint directory"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("checkpoint directory"), std::string::npos)
+            << e.what();
     }
 }
 

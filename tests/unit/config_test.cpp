@@ -68,11 +68,13 @@ TEST(ConfigTest, ReportsEveryProblemAtOnce) {
     auto result = parse_config(env, std::nullopt);
     EXPECT_FALSE(result.config);
     EXPECT_EQ(result.problems.size(), 13u) << pipeline::format_problems(result.problems);
-    EXPECT_NE(problem_for(result, "ORDERS_PIPELINE_SOURCE_DB_URL").find("PRIMARY"), std::string::npos);
+    EXPECT_NE(problem_for(result, "ORDERS_PIPELINE_SOURCE_DB_URL").find("PRIMARY"),
+              std::string::npos);
     EXPECT_EQ(problem_for(result, "ORDERS_PIPELINE_DEST_DB_URL"),
               "must start with postgresql:// or snowflake://");
-    EXPECT_NE(problem_for(result, "ORDERS_PIPELINE_SOURCE_TABLE").find("not a plain SQL identifier"),
-              std::string::npos);
+    EXPECT_NE(
+        problem_for(result, "ORDERS_PIPELINE_SOURCE_TABLE").find("not a plain SQL identifier"),
+        std::string::npos);
     EXPECT_EQ(problem_for(result, "ORDERS_PIPELINE_BATCH_SIZE"),
               "999 is out of range (allowed: 1000 to 500000)");
     EXPECT_EQ(problem_for(result, "ORDERS_PIPELINE_OVERLAP_MINUTES"),
@@ -118,7 +120,8 @@ TEST(ConfigTest, SnowflakeNotYetSupportedIsAConfigError) {
     env["ORDERS_PIPELINE_DEST_DB_URL"] = "snowflake://U@ACCT/DB/SCHEMA?warehouse=WH";
     auto result = parse_config(env, std::nullopt);
     EXPECT_FALSE(result.config);
-    EXPECT_NE(problem_for(result, "ORDERS_PIPELINE_DEST_DB_URL").find("snowflake"), std::string::npos);
+    EXPECT_NE(problem_for(result, "ORDERS_PIPELINE_DEST_DB_URL").find("snowflake"),
+              std::string::npos);
 }
 
 TEST(ConfigTest, PasswordsNeverAppearInProblems) {
@@ -157,10 +160,12 @@ TEST(ConfigTest, FileAddsAndEnvironmentWins) {
 }
 
 TEST(ConfigTest, FileProblemsAreNamedByLine) {
-    auto result = parse_config(minimal(), std::string("ORDERS_PIPELINE_BATCH_SIZE=2000\nnonsense\nOTHER=1\n"));
+    auto result = parse_config(minimal(),
+                               std::string("ORDERS_PIPELINE_BATCH_SIZE=2000\nnonsense\nOTHER=1\n"));
     EXPECT_FALSE(result.config);
     EXPECT_EQ(problem_for(result, "config file line 2"), "is not of the form KEY=VALUE");
-    EXPECT_NE(problem_for(result, "config file line 3").find("does not start with"), std::string::npos);
+    EXPECT_NE(problem_for(result, "config file line 3").find("does not start with"),
+              std::string::npos);
 }
 
 TEST(ConfigTest, UnknownKeysAreWarnings) {
@@ -177,7 +182,8 @@ TEST(ConfigTest, StartFromNeedsOffset) {
     env["ORDERS_PIPELINE_START_FROM"] = "2026-01-01T00:00:00+05:30";
     auto result = parse_config(env, std::nullopt);
     ASSERT_TRUE(result.config);
-    EXPECT_EQ(pipeline::format_timestamp(*result.config->start_from), "2025-12-31T18:30:00.000000Z");
+    EXPECT_EQ(pipeline::format_timestamp(*result.config->start_from),
+              "2025-12-31T18:30:00.000000Z");
 }
 
 }  // namespace

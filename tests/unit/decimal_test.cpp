@@ -23,9 +23,27 @@ TEST(DecimalTest, GrammarAccepts) {
 }
 
 TEST(DecimalTest, GrammarRejects) {
-    for (const char* text : {"", " ", ".", "+", "-", "e5", "1e", "1e+", "12,50", "1_000", "NaN",
-                             "nan", "Infinity", "inf", "0x1F", "1..2", "--1", "1 000",
-                             "\xef\xbc\x91", "\xc2\xa0" "1"}) {
+    for (const char* text : {"",
+                             " ",
+                             ".",
+                             "+",
+                             "-",
+                             "e5",
+                             "1e",
+                             "1e+",
+                             "12,50",
+                             "1_000",
+                             "NaN",
+                             "nan",
+                             "Infinity",
+                             "inf",
+                             "0x1F",
+                             "1..2",
+                             "--1",
+                             "1 000",
+                             "\xef\xbc\x91",
+                             "\xc2\xa0"
+                             "1"}) {
         EXPECT_FALSE(parse_decimal(text).has_value()) << text;
     }
 }

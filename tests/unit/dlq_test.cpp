@@ -21,8 +21,8 @@ TEST(DlqTest, LineHasEveryColumnNullsAndIsoTimestamps) {
     row[SourceColumn::created_at] = "2026-03-01 10:00:00.5+00";
     const std::string hostile = "q\"uo'te \\ tab\t nl\n ctl\x01 ☕ 東京";
     row[SourceColumn::cancellation_reason] = std::string_view(hostile);
-    const std::string line = pipeline::format_dlq_line(
-        row, "negative_order_amount: order 1001 ...", pipeline::Timestamp{0}, "run-1");
+    const std::string line = pipeline::format_dlq_line(row, "negative_order_amount: order 1001 ...",
+                                                       pipeline::Timestamp{0}, "run-1");
     ASSERT_EQ(line.back(), '\n');
     EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line per row";
     auto doc = nlohmann::json::parse(line);
@@ -50,8 +50,8 @@ TEST(DlqTest, UnparseableTimestampKeepsItsText) {
 TEST(DlqTest, InvalidUtf8StillGivesValidJson) {
     pipeline::SourceRow row = test::valid_row();
     row[SourceColumn::notes] = std::string_view("bad \xff byte", 10);
-    EXPECT_NO_THROW(nlohmann::json::parse(
-        pipeline::format_dlq_line(row, "x: y", pipeline::Timestamp{0}, "r")));
+    EXPECT_NO_THROW(
+        nlohmann::json::parse(pipeline::format_dlq_line(row, "x: y", pipeline::Timestamp{0}, "r")));
 }
 
 TEST(DlqTest, WriterCreatesFileOnlyWhenNeeded) {

@@ -84,8 +84,8 @@ TEST(MergeSqlTest, NewerWinsUpsertUsesCheckedNames) {
 }
 
 TEST(ErrorTest, TransientSqlstates) {
-    for (const char* code : {"08000", "08006", "08P01", "40001", "40P01", "57P01", "57P02", "57P03",
-                             "53300"}) {
+    for (const char* code :
+         {"08000", "08006", "08P01", "40001", "40P01", "57P01", "57P02", "57P03", "53300"}) {
         EXPECT_TRUE(pipeline::is_transient_sqlstate(code)) << code;
     }
     for (const char* code : {"", "42P01", "23505", "57014", "53100", "22003", "0800"}) {

@@ -40,7 +40,8 @@ TEST(TimestampTest, RejectsMalformed) {
 
 TEST(TimestampTest, BeforeEpoch) {
     EXPECT_EQ(roundtrip("1969-12-31T23:59:59.999999Z"), "1969-12-31T23:59:59.999999Z");
-    auto parts = pipeline::utc_parts(*parse_timestamp("1969-12-31T23:59:59Z", OffsetRule::required));
+    auto parts =
+        pipeline::utc_parts(*parse_timestamp("1969-12-31T23:59:59Z", OffsetRule::required));
     EXPECT_EQ(parts.date.year, 1969);
     EXPECT_EQ(parts.hour, 23);
 }

@@ -31,11 +31,14 @@ SourceRow with(std::initializer_list<std::pair<SourceColumn, pipeline::Field>> c
 
 TEST(TransformTest, TiersAtTheBoundaries) {
     const std::pair<const char*, pipeline::OrderTier> cases[] = {
-        {"499.99", pipeline::OrderTier::economy},    {"500", pipeline::OrderTier::standard},
-        {"1999.99", pipeline::OrderTier::standard},  {"2000", pipeline::OrderTier::premium},
+        {"499.99", pipeline::OrderTier::economy},
+        {"500", pipeline::OrderTier::standard},
+        {"1999.99", pipeline::OrderTier::standard},
+        {"2000", pipeline::OrderTier::premium},
         {"0", pipeline::OrderTier::economy},
         // Tiers use the stored (rounded) amount.
-        {"499.995", pipeline::OrderTier::standard},  {"1999.994", pipeline::OrderTier::standard},
+        {"499.995", pipeline::OrderTier::standard},
+        {"1999.994", pipeline::OrderTier::standard},
         {"1999.995", pipeline::OrderTier::premium},
     };
     for (const auto& [amount, tier] : cases) {
@@ -55,8 +58,8 @@ TEST(TransformTest, MoneyIsRoundedHalfAwayFromZeroAndTotalUsesRoundedValues) {
 }
 
 TEST(TransformTest, NullFeesBecomeZero) {
-    auto row = transformed(
-        with({{SourceColumn::delivery_fee, std::nullopt}, {SourceColumn::discount_amount, std::nullopt}}));
+    auto row = transformed(with({{SourceColumn::delivery_fee, std::nullopt},
+                                 {SourceColumn::discount_amount, std::nullopt}}));
     EXPECT_EQ(row.delivery_fee, 0);
     EXPECT_EQ(row.discount_amount, 0);
     EXPECT_EQ(row.total_value, row.order_amount);
@@ -115,8 +118,8 @@ TEST(TransformTest, CancellationTypes) {
     auto customer = transformed(with({{SourceColumn::status, " CANCELLED "},
                                       {SourceColumn::cancellation_reason, "changed_mind"}}));
     EXPECT_EQ(customer.cancellation_type, pipeline::CancellationType::customer);
-    auto no_reason = transformed(
-        with({{SourceColumn::status, "cancelled"}, {SourceColumn::cancellation_reason, std::nullopt}}));
+    auto no_reason = transformed(with(
+        {{SourceColumn::status, "cancelled"}, {SourceColumn::cancellation_reason, std::nullopt}}));
     EXPECT_EQ(no_reason.cancellation_type, pipeline::CancellationType::customer);
     auto delivered = transformed(with({{SourceColumn::cancellation_reason, "payment_failed"}}));
     EXPECT_FALSE(delivered.cancellation_type.has_value());

@@ -102,9 +102,8 @@ TEST(ValidateTest, AmountGrammarAcceptsSpecForms) {
 }
 
 TEST(ValidateTest, InvalidStatus) {
-    for (pipeline::Field value :
-         {pipeline::Field{}, pipeline::Field{""}, pipeline::Field{"shipped"},
-          pipeline::Field{"deliver ed"}}) {
+    for (pipeline::Field value : {pipeline::Field{}, pipeline::Field{""},
+                                  pipeline::Field{"shipped"}, pipeline::Field{"deliver ed"}}) {
         EXPECT_EQ(reason_of(with(SourceColumn::status, value)), RejectReason::invalid_status);
     }
 }
@@ -114,9 +113,15 @@ TEST(ValidateTest, StatusIsTrimmedAndLowerCasedTheUnicodeWay) {
     // U+00A0 and U+3000 are whitespace; KELVIN SIGN lower-cases to ASCII 'k'.
     EXPECT_EQ(accepted(with(SourceColumn::status, "\xc2\xa0Picked_Up\xe3\x80\x80")).status,
               "picked_up");
-    EXPECT_EQ(accepted(with(SourceColumn::status, "PIC\xe2\x84\xaa" "ED_UP")).status, "picked_up");
+    EXPECT_EQ(accepted(with(SourceColumn::status,
+                            "PIC\xe2\x84\xaa"
+                            "ED_UP"))
+                  .status,
+              "picked_up");
     // U+200B (zero width space) is not whitespace for Python.
-    EXPECT_EQ(reason_of(with(SourceColumn::status, "\xe2\x80\x8b" "placed")),
+    EXPECT_EQ(reason_of(with(SourceColumn::status,
+                             "\xe2\x80\x8b"
+                             "placed")),
               RejectReason::invalid_status);
 }
 
@@ -130,7 +135,8 @@ TEST(ValidateTest, MissingTimestamp) {
 }
 
 TEST(ValidateTest, UpdatedBeforeCreated) {
-    auto result = pipeline::validate(with(SourceColumn::updated_at, "2026-03-01 09:59:59.999999+00"));
+    auto result =
+        pipeline::validate(with(SourceColumn::updated_at, "2026-03-01 09:59:59.999999+00"));
     auto* rejection = std::get_if<pipeline::Rejection>(&result);
     ASSERT_NE(rejection, nullptr);
     EXPECT_EQ(rejection->reason, RejectReason::updated_before_created);
@@ -142,8 +148,7 @@ TEST(ValidateTest, UpdatedBeforeCreated) {
 
 TEST(ValidateTest, NonNumericFee) {
     EXPECT_EQ(reason_of(with(SourceColumn::delivery_fee, "NaN")), RejectReason::non_numeric_fee);
-    EXPECT_EQ(reason_of(with(SourceColumn::discount_amount, "ten")),
-              RejectReason::non_numeric_fee);
+    EXPECT_EQ(reason_of(with(SourceColumn::discount_amount, "ten")), RejectReason::non_numeric_fee);
     auto v = accepted(with(SourceColumn::delivery_fee, std::nullopt));
     EXPECT_EQ(v.delivery_fee, 0);
 }
@@ -152,8 +157,7 @@ TEST(ValidateTest, FeeOutsideStorableRange) {
     EXPECT_EQ(reason_of(with(SourceColumn::delivery_fee, "1e12")), RejectReason::fee_out_of_range);
     EXPECT_EQ(reason_of(with(SourceColumn::discount_amount, "-999999999999.995")),
               RejectReason::fee_out_of_range);
-    EXPECT_EQ(accepted(with(SourceColumn::delivery_fee, "999999999.99")).delivery_fee,
-              99999999999);
+    EXPECT_EQ(accepted(with(SourceColumn::delivery_fee, "999999999.99")).delivery_fee, 99999999999);
 }
 
 TEST(ValidateTest, FirstFailingRuleWins) {
@@ -192,7 +196,8 @@ TEST(ValidateTest, FirstFailingRuleWins) {
 TEST(ValidateTest, MessageStartsWithCodeAndNamesOrder) {
     auto result = pipeline::validate(with(SourceColumn::order_amount, "-3"));
     const auto& rejection = std::get<pipeline::Rejection>(result);
-    EXPECT_TRUE(rejection.message.starts_with("negative_order_amount: order 1001")) << rejection.message;
+    EXPECT_TRUE(rejection.message.starts_with("negative_order_amount: order 1001"))
+        << rejection.message;
 }
 
 TEST(ValidateTest, PaymentMethodNormalisation) {
