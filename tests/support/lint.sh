@@ -12,7 +12,7 @@ else
     status=1
 fi
 # Nothing below main may end the process; no unbounded C string calls; getenv only in config.
-banned='std::exit|[^_a-z]exit\(|[^a-z_]system\(|sprintf\(|strcpy\(|strcat\('
+banned='std::exit|(^|[^._a-z])exit\(|[^a-z_]system\(|sprintf\(|strcpy\(|strcat\('
 if grep -nE "$banned" "${sources[@]}" | grep -v 'NOLINT'; then
     echo "lint.sh: banned API above" >&2
     status=1
