@@ -43,6 +43,12 @@ std::vector<pipeline::SourceRow> as_rows(const std::vector<std::vector<std::stri
 
 constexpr std::size_t batch = 10000;
 
+void report_rows(benchmark::State& state) {
+    state.counters["rows_per_second"] =
+        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(batch),
+                           benchmark::Counter::kIsRate);
+}
+
 void BM_CopySourceTextBaseline(benchmark::State& state) {
     const auto texts = make_source_texts(batch);
     const auto rows = as_rows(texts);
@@ -59,9 +65,7 @@ void BM_CopySourceTextBaseline(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(out.data());
     }
-    state.counters["rows_per_second"] =
-        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(batch),
-                           benchmark::Counter::kIsRate);
+    report_rows(state);
 }
 
 void BM_ValidateTransform(benchmark::State& state) {
@@ -79,9 +83,7 @@ void BM_ValidateTransform(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(out.data());
     }
-    state.counters["rows_per_second"] =
-        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(batch),
-                           benchmark::Counter::kIsRate);
+    report_rows(state);
 }
 
 void BM_CopyRowEncode(benchmark::State& state) {
@@ -100,9 +102,7 @@ void BM_CopyRowEncode(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(out.data());
     }
-    state.counters["rows_per_second"] =
-        benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(batch),
-                           benchmark::Counter::kIsRate);
+    report_rows(state);
 }
 
 BENCHMARK(BM_CopySourceTextBaseline)->Unit(benchmark::kMillisecond);
