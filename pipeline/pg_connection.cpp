@@ -148,7 +148,6 @@ long long PgConnection::end_copy() {
     if (PQputCopyEnd(conn_.get(), nullptr) != 1) {
         fail(copy_label_, nullptr);
     }
-    PgResult result;
     long long rows = 0;
     bool failed = false;
     PgResultPtr failure;
