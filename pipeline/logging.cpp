@@ -4,7 +4,6 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <mutex>
 
 #include "pipeline/timestamp.hpp"
@@ -38,11 +37,6 @@ spdlog::level::level_enum to_spdlog(LogLevel level) {
             return spdlog::level::err;
     }
     return spdlog::level::info;
-}
-
-Timestamp wall_clock_now() {
-    using namespace std::chrono;
-    return Timestamp{duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
 }
 
 }  // namespace
@@ -80,7 +74,7 @@ void log_event(LogLevel level, std::string_view msg, const LogFields& fields) {
             return;
         }
         LogFields line;
-        line["ts"] = format_timestamp(wall_clock_now());
+        line["ts"] = format_timestamp(now_utc());
         line["level"] = to_string(level);
         line["msg"] = msg;
         line["run_id"] = ctx.run_id;

@@ -35,6 +35,20 @@ std::string hint_for(std::string_view sqlstate, std::string_view role) {
     return {};
 }
 
+// libpq's message for the connection, without its trailing newline.
+std::string connection_message(PGconn* conn) {
+    std::string message = conn != nullptr ? PQerrorMessage(conn) : "out of memory";
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+        message.pop_back();
+    }
+    return message;
+}
+
+bool succeeded(const PGresult* result) {
+    const ExecStatusType status = PQresultStatus(result);
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
 }  // namespace
 
 long long PgResult::affected_rows() const noexcept {
@@ -54,10 +68,7 @@ PgConnection::PgConnection(const Secret& url, ErrorKind kind, std::string_view r
     const char* values[] = {url.reveal().c_str(), app.c_str(), "10", "1", "30", nullptr};
     conn_.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
-        std::string reason = conn_ ? PQerrorMessage(conn_.get()) : "out of memory";
-        while (!reason.empty() && (reason.back() == '\n' || reason.back() == ' ')) {
-            reason.pop_back();
-        }
+        const std::string reason = connection_message(conn_.get());
         // libpq's connection messages name host and user, never the password.
         throw Error(kind_, fmt::format("[{} {}] cannot connect: {}", role_, endpoint_, reason),
                     "08001", "[CONNECT]", hint_for("08001", role_));
@@ -76,10 +87,7 @@ void PgConnection::fail(std::string_view label, const PGresult* result) const {
         }
     }
     if (message.empty()) {
-        message = conn_ ? PQerrorMessage(conn_.get()) : "no connection";
-        while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
-            message.pop_back();
-        }
+        message = connection_message(conn_.get());
     }
     if (sqlstate.empty() && (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)) {
         sqlstate = "08006";  // connection failure: the server went away
@@ -94,11 +102,14 @@ void PgConnection::fail(std::string_view label, const PGresult* result) const {
 PgResult PgConnection::check(PGresult* raw, std::string_view label, ExecStatusType expected) const {
     PgResultPtr result(raw);
     if (!result || PQresultStatus(result.get()) != expected) {
-        // Some statements legitimately return no tuples when tuples were allowed.
-        if (result && expected == PGRES_TUPLES_OK &&
-            PQresultStatus(result.get()) == PGRES_COMMAND_OK) {
-            return PgResult(std::move(result));
-        }
+        fail(label, result.get());
+    }
+    return PgResult(std::move(result));
+}
+
+PgResult PgConnection::check_success(PGresult* raw, std::string_view label) const {
+    PgResultPtr result(raw);
+    if (!result || !succeeded(result.get())) {
         fail(label, result.get());
     }
     return PgResult(std::move(result));
@@ -106,12 +117,7 @@ PgResult PgConnection::check(PGresult* raw, std::string_view label, ExecStatusTy
 
 PgResult PgConnection::exec(std::string_view sql, std::string_view label) {
     const std::string text(sql);
-    PgResultPtr result(PQexec(conn_.get(), text.c_str()));
-    if (result && (PQresultStatus(result.get()) == PGRES_COMMAND_OK ||
-                   PQresultStatus(result.get()) == PGRES_TUPLES_OK)) {
-        return PgResult(std::move(result));
-    }
-    fail(label, result.get());
+    return check_success(PQexec(conn_.get(), text.c_str()), label);
 }
 
 PgResult PgConnection::exec_params(std::string_view sql,
@@ -123,13 +129,9 @@ PgResult PgConnection::exec_params(std::string_view sql,
     for (const auto& p : params) {
         values.push_back(p ? p->c_str() : nullptr);
     }
-    PgResultPtr result(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()),
-                                    nullptr, values.data(), nullptr, nullptr, 0));
-    if (result && (PQresultStatus(result.get()) == PGRES_COMMAND_OK ||
-                   PQresultStatus(result.get()) == PGRES_TUPLES_OK)) {
-        return PgResult(std::move(result));
-    }
-    fail(label, result.get());
+    return check_success(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()),
+                                      nullptr, values.data(), nullptr, nullptr, 0),
+                         label);
 }
 
 void PgConnection::begin_copy(std::string_view sql, std::string_view label) {

@@ -92,7 +92,10 @@ public:
 
 private:
     [[noreturn]] void fail(std::string_view label, const PGresult* result) const;
+    /// Owns `raw`; throws unless its status is `expected`.
     PgResult check(PGresult* raw, std::string_view label, ExecStatusType expected) const;
+    /// Owns `raw`; throws unless it is COMMAND_OK or TUPLES_OK.
+    PgResult check_success(PGresult* raw, std::string_view label) const;
 
     PgConnPtr conn_;
     ErrorKind kind_;

@@ -113,11 +113,6 @@ struct BatchTimings {
 
 }  // namespace
 
-Timestamp now_utc() {
-    using namespace std::chrono;
-    return Timestamp{duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
-}
-
 std::string make_run_id(Timestamp started) {
     std::random_device device;
     const UtcParts p = utc_parts(started);

@@ -40,7 +40,4 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options);
 /// A new run id: "<UTC yyyymmddThhmmssZ>-<8 hex>"; sortable by start time.
 std::string make_run_id(Timestamp started);
 
-/// Wall-clock now, UTC.
-Timestamp now_utc();
-
 }  // namespace pipeline

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 namespace pipeline {
 
 namespace {
@@ -211,6 +213,11 @@ UtcParts utc_parts(Timestamp ts) noexcept {
     parts.second = static_cast<int>(seconds % 60);
     parts.micros = static_cast<int>(in_day % micros_per_second);
     return parts;
+}
+
+Timestamp now_utc() {
+    using namespace std::chrono;
+    return Timestamp{duration_cast<microseconds>(system_clock::now().time_since_epoch()).count()};
 }
 
 Timestamp start_of_day(CivilDate date) noexcept {

@@ -57,6 +57,9 @@ std::string format_date(CivilDate date);
 /// The UTC calendar parts of `ts`.
 UtcParts utc_parts(Timestamp ts) noexcept;
 
+/// Wall-clock now. The one place the clock is read; pure modules never call it.
+Timestamp now_utc();
+
 /// Midnight UTC at the start of `date`.
 Timestamp start_of_day(CivilDate date) noexcept;
 
