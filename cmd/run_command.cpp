@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include "cmd/signals.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/logging.hpp"
 #include "pipeline/run.hpp"
@@ -46,6 +47,7 @@ int run_run(const RunCommandOptions& options) {
     if (!config) {
         return to_int(config_exit);
     }
+    install_stop_handlers(to_int(ExitCode::cancelled));
     try {
         const pipeline::RunSummary s = pipeline::run_pipeline(*config, run_options);
         const double rate = s.duration_seconds > 0
@@ -77,8 +79,10 @@ int run_run(const RunCommandOptions& options) {
         if (!e.hint().empty()) {
             fields["hint"] = e.hint();
         }
-        pipeline::log_error(
-            e.kind() == pipeline::ErrorKind::lock_held ? "run skipped" : "run failed", fields);
+        const char* what = e.kind() == pipeline::ErrorKind::lock_held   ? "run skipped"
+                           : e.kind() == pipeline::ErrorKind::cancelled ? "run cancelled"
+                                                                        : "run failed";
+        pipeline::log_error(what, fields);
         return to_int(exit_code_for(e.kind()));
     } catch (const std::exception& e) {
         pipeline::log_error("run failed",

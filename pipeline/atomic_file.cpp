@@ -56,7 +56,8 @@ void fsync_directory(const std::filesystem::path& dir) {
     }
 }
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view bytes) {
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
+                           const std::function<void()>& before_rename) {
     const std::filesystem::path temp =
         path.parent_path() / fmt::format(".{}.tmp.{}", path.filename().string(), ::getpid());
     Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
@@ -80,6 +81,9 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view b
         }
         if (fd.release_and_close() != 0) {
             throw_io("cannot close", temp, errno);
+        }
+        if (before_rename) {
+            before_rename();
         }
         if (::rename(temp.c_str(), path.c_str()) != 0) {
             throw_io("cannot rename into place", path, errno);

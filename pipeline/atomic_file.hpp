@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,8 +13,10 @@ namespace pipeline {
 /// the old or the new content, never a mix: write a temporary file in the
 /// same directory, fsync it, rename it over `path`, fsync the directory.
 /// Throws Error(io) naming the path and errno text on any failure; the
-/// temporary file is removed on failure.
-void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+/// temporary file is removed on failure. `before_rename`, when given, runs
+/// between the fsync of the temporary file and the rename (a fail point).
+void write_file_atomically(const std::filesystem::path& path, std::string_view bytes,
+                           const std::function<void()>& before_rename = {});
 
 /// fsyncs a directory so that entries created or renamed in it are durable.
 void fsync_directory(const std::filesystem::path& dir);

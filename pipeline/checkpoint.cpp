@@ -89,9 +89,10 @@ CheckpointLoad CheckpointStore::load(Timestamp now) const {
                         path_.string(), why, archive.string())};
 }
 
-void CheckpointStore::save(Timestamp watermark, Timestamp now) const {
+void CheckpointStore::save(Timestamp watermark, Timestamp now,
+                           const std::function<void()>& before_rename) const {
     ensure_directory(dir_, "checkpoint");
-    write_file_atomically(path_, format_checkpoint({watermark, now, pipeline_}));
+    write_file_atomically(path_, format_checkpoint({watermark, now, pipeline_}), before_rename);
 }
 
 }  // namespace pipeline

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,8 +45,9 @@ public:
     CheckpointLoad load(Timestamp now) const;
 
     /// Atomically replaces the checkpoint (see write_file_atomically). The
-    /// directory is created if missing.
-    void save(Timestamp watermark, Timestamp now) const;
+    /// directory is created if missing. `before_rename` is a fail-point hook.
+    void save(Timestamp watermark, Timestamp now,
+              const std::function<void()>& before_rename = {}) const;
 
     const std::filesystem::path& path() const noexcept { return path_; }
 

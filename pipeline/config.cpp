@@ -50,7 +50,7 @@ std::string_view trim_ascii(std::string_view text) {
 }
 
 // Every key this build understands (without the prefix).
-constexpr std::array<std::string_view, 18> known_keys = {"PIPELINE_NAME",
+constexpr std::array<std::string_view, 21> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_DB_URL",
                                                          "SOURCE_SCHEMA",
                                                          "SOURCE_TABLE",
@@ -67,7 +67,10 @@ constexpr std::array<std::string_view, 18> known_keys = {"PIPELINE_NAME",
                                                          "START_FROM",
                                                          "ALLOW_PRIMARY_SOURCE",
                                                          "MERGE_LOOKBACK_DAYS",
-                                                         "SOURCE_STATEMENT_TIMEOUT_SECONDS"};
+                                                         "SOURCE_STATEMENT_TIMEOUT_SECONDS",
+                                                         "RETRY_MAX_ATTEMPTS",
+                                                         "RETRY_BASE_DELAY_MS",
+                                                         "FAIL_POINT"};
 
 // Collects values and problems while the Config is assembled.
 class Collector {
@@ -351,6 +354,16 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     auto batch_size = c.integer("BATCH_SIZE", 50000, 1000, 500000);
     auto overlap = c.integer("OVERLAP_MINUTES", 5, 0, 60);
     auto statement_timeout = c.integer("SOURCE_STATEMENT_TIMEOUT_SECONDS", 300, 1, 86400);
+    auto retry_attempts = c.integer("RETRY_MAX_ATTEMPTS", 6, 1, 20);
+    auto retry_base_ms = c.integer("RETRY_BASE_DELAY_MS", 1000, 1, 60000);
+    if (auto text = c.get("FAIL_POINT"); text && !trim_ascii(*text).empty()) {
+        std::string why;
+        if (auto specs = parse_fail_points(trim_ascii(*text), why)) {
+            config.fail_points = std::move(*specs);
+        } else {
+            c.problem("FAIL_POINT", why);
+        }
+    }
 
     config.checkpoint_dir = c.text("CHECKPOINT_DIR", "/data/checkpoints");
     if (config.checkpoint_dir.empty()) {
@@ -402,6 +415,8 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     config.batch_size = *batch_size;
     config.overlap_minutes = *overlap;
     config.source_statement_timeout_seconds = *statement_timeout;
+    config.retry.max_attempts = *retry_attempts;
+    config.retry.base_delay = std::chrono::milliseconds(*retry_base_ms);
     config.log_level = *level;
     config.environment = *environment;
     result.config = std::move(config);

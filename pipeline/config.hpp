@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pipeline/fail_point.hpp"
+#include "pipeline/retry.hpp"
 #include "pipeline/secret.hpp"
 #include "pipeline/sql_identifier.hpp"
 #include "pipeline/timestamp.hpp"
@@ -50,7 +52,9 @@ struct Config {
     std::filesystem::path dlq_dir;
     LogLevel log_level = LogLevel::info;
     Environment environment = Environment::development;
-    std::optional<Timestamp> start_from;  ///< lower bound for the very first run
+    std::optional<Timestamp> start_from;     ///< lower bound for the very first run
+    RetryPolicy retry;                       ///< for transient database faults
+    std::vector<FailPointSpec> fail_points;  ///< crash tests only; empty in production
 };
 
 /// One thing wrong with the configuration, naming the variable.

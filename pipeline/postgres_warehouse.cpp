@@ -61,7 +61,8 @@ void PostgresWarehouse::drop_stale_staging() {
     // crashed run, so there is never anything to clean here.
 }
 
-MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows) {
+MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
+                                          const BatchContext& batch) {
     PgConnection& conn = connection();
     const std::string target =
         fmt::format("{}.{}", destination_.schema.str(), destination_.table.str());
@@ -86,11 +87,13 @@ MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows) {
             conn.put_copy_data(copy_buffer_);
         }
         conn.end_copy();
+        batch.hit(FailSite::after_stage);
         const PgResult counts = conn.exec(pg_merge_sql(destination_.schema, destination_.table),
                                           fmt::format("[MERGE {}]", target));
         MergeCounts result;
         result.inserted = std::stoll(std::string(counts.value(0, 0)));
         result.updated = std::stoll(std::string(counts.value(0, 1)));
+        batch.hit(FailSite::after_merge);
         conn.exec("COMMIT", "[COMMIT load]");
         return result;
     } catch (...) {

@@ -21,7 +21,7 @@ public:
 
     void ensure_schema() override;
     void drop_stale_staging() override;
-    MergeCounts load_batch(std::span<const OrderRow> rows) override;
+    MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
     void upsert_run_record(const RunRecord& record) override;
 
 private:

@@ -11,9 +11,12 @@
 #include "pipeline/dlq.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/extractor.hpp"
+#include "pipeline/fail_point.hpp"
 #include "pipeline/logging.hpp"
 #include "pipeline/pg_connection.hpp"
+#include "pipeline/retry.hpp"
 #include "pipeline/run_lock.hpp"
+#include "pipeline/stop.hpp"
 #include "pipeline/transform.hpp"
 #include "pipeline/validate.hpp"
 #include "pipeline/warehouse.hpp"
@@ -34,9 +37,10 @@ constexpr double reject_warning_ratio = 0.05;
 /// without finish() (an exception escaped), the destructor records `failed`.
 class RunRecorder {
 public:
-    RunRecorder(Warehouse& warehouse, RunRecord record, SteadyClock::time_point started)
-        : warehouse_(warehouse), record_(std::move(record)), started_(started) {
-        warehouse_.upsert_run_record(record_);
+    RunRecorder(Warehouse& warehouse, Retrier& retrier, RunRecord record,
+                SteadyClock::time_point started)
+        : warehouse_(warehouse), retrier_(retrier), record_(std::move(record)), started_(started) {
+        retrier_.run("write the run record", [&] { warehouse_.upsert_run_record(record_); });
     }
     RunRecorder(const RunRecorder&) = delete;
     RunRecorder& operator=(const RunRecorder&) = delete;
@@ -56,7 +60,7 @@ public:
         record_.duration_seconds = seconds_since(started_);
         record_.error_message = std::move(error);
         try {
-            warehouse_.upsert_run_record(record_);
+            retrier_.run("write the run record", [&] { warehouse_.upsert_run_record(record_); });
         } catch (const std::exception& e) {
             log_error("could not write the run record", {{"event", "run_record_failed"},
                                                          {"status", to_string(status)},
@@ -68,6 +72,7 @@ public:
 
 private:
     Warehouse& warehouse_;
+    Retrier& retrier_;
     RunRecord record_;
     SteadyClock::time_point started_;
     bool finished_ = false;
@@ -146,17 +151,29 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                              {"destination", describe_pg_target(config.destination.url)},
                              {"batch_size", config.batch_size}});
 
-    auto warehouse = make_warehouse(config.destination, application_name);
+    Retrier retrier(config.retry);
+    const FailPoints fail_points(config.fail_points);
+    if (fail_points.armed()) {
+        log_warning(
+            "fail points are armed (ORDERS_PIPELINE_FAIL_POINT); this run may be "
+            "killed on purpose",
+            {{"event", "fail_points_armed"}});
+    }
+    auto warehouse = retrier.run("connect to the destination", [&] {
+        return make_warehouse(config.destination, application_name);
+    });
     std::string holder;
-    auto lock = RunLock::try_acquire(config.destination.url, config.pipeline_name, application_name,
-                                     holder);
+    auto lock = retrier.run("take the run lock", [&] {
+        return RunLock::try_acquire(config.destination.url, config.pipeline_name, application_name,
+                                    holder);
+    });
     if (!lock) {
         record.status = RunStatus::skipped;
         record.finished_at = now_utc();
         record.duration_seconds = seconds_since(steady_start);
         record.error_message = "another run holds the lock: " + holder;
         try {
-            warehouse->upsert_run_record(record);
+            retrier.run("write the run record", [&] { warehouse->upsert_run_record(record); });
         } catch (const std::exception& e) {
             log_warning("could not write the skipped run record", {{"error", e.what()}});
         }
@@ -167,19 +184,22 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
     }
     log_debug("run lock acquired", {{"event", "lock_acquired"}});
 
-    warehouse->ensure_schema();
-    warehouse->drop_stale_staging();
-    RunRecorder recorder(*warehouse, record, steady_start);
+    retrier.run("create the destination tables", [&] { warehouse->ensure_schema(); });
+    retrier.run("drop stale staging tables", [&] { warehouse->drop_stale_staging(); });
+    RunRecorder recorder(*warehouse, retrier, record, steady_start);
     RunCounts counts;
     try {
         const CheckpointStore checkpoints(config.checkpoint_dir, config.pipeline_name);
         const WindowRequest window = plan_window(config, options, checkpoints);
         summary.window_from = window.lower;
 
-        PgConnection source(config.source_url, ErrorKind::source, "SOURCE", application_name);
-        prepare_source_session(source, config.source_statement_timeout_seconds);
-        Extractor extractor(source, config.source_schema, config.source_table, window,
-                            config.batch_size);
+        const SourceConnector connect_source = [&] {
+            PgConnection source(config.source_url, ErrorKind::source, "SOURCE", application_name);
+            prepare_source_session(source, config.source_statement_timeout_seconds);
+            return source;
+        };
+        Extractor extractor(connect_source, retrier, config.source_schema, config.source_table,
+                            window, config.batch_size);
         summary.window_until = extractor.until();
         log_info("window opened",
                  {{"event", "window_opened"},
@@ -193,6 +213,15 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         int batch_number = 0;
         std::vector<OrderRow> valid;
         for (;;) {
+            if (stop_requested()) {
+                throw Error(ErrorKind::cancelled,
+                            fmt::format("stopped by a signal after {} batch(es); every started "
+                                        "batch was committed and the checkpoint was not moved",
+                                        batch_number),
+                            {}, {},
+                            "rerun to load the rest of the window; nothing is lost or "
+                            "doubled");
+            }
             auto t0 = SteadyClock::now();
             auto batch = extractor.next_batch();
             timings.extract += seconds_since(t0);
@@ -200,6 +229,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                 break;
             }
             ++batch_number;
+            fail_points.hit(FailSite::after_extract, batch_number);
             t0 = SteadyClock::now();
             const Timestamp ingested_at = now_utc();
             valid.clear();
@@ -223,8 +253,12 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             timings.validate_transform += seconds_since(t0);
 
             t0 = SteadyClock::now();
-            const MergeCounts merged = warehouse->load_batch(valid);
+            retrier.run("check the run lock", [&] { lock->ensure_held(); });
+            const BatchContext context{batch_number, &fail_points};
+            const MergeCounts merged =
+                retrier.run("load a batch", [&] { return warehouse->load_batch(valid, context); });
             timings.load += seconds_since(t0);
+            fail_points.hit(FailSite::after_commit, batch_number);
 
             const auto extracted = static_cast<std::int64_t>(batch->rows.size());
             counts.rows_extracted += extracted;
@@ -271,9 +305,13 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                          {"rows_extracted", counts.rows_extracted},
                          {"dlq_file", dlq.path().string()}});
         }
+        fail_points.hit(FailSite::before_checkpoint);
         if (summary.mode == RunMode::incremental) {
             if (counts.rows_extracted > 0) {
-                checkpoints.save(summary.window_until, now_utc());
+                // Never move the checkpoint without holding the lock.
+                retrier.run("check the run lock", [&] { lock->ensure_held(); });
+                checkpoints.save(summary.window_until, now_utc(),
+                                 [&] { fail_points.hit(FailSite::checkpoint_before_rename); });
                 summary.checkpoint_saved = summary.window_until;
                 log_info("checkpoint advanced",
                          {{"event", "checkpoint_saved"},
@@ -286,6 +324,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         }
         summary.counts = counts;
         summary.duration_seconds = recorder.elapsed();
+        fail_points.hit(FailSite::before_final_record);
         recorder.finish(RunStatus::success, counts);
         log_info("run finished",
                  {{"event", "run_finished"},
@@ -300,6 +339,8 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                   {"extract_seconds", timings.extract},
                   {"validate_transform_seconds", timings.validate_transform},
                   {"load_seconds", timings.load},
+                  {"retries", retrier.retries()},
+                  {"source_resumes", extractor.resumes()},
                   {"dlq_file", summary.dlq_file ? summary.dlq_file->string() : ""}});
         return summary;
     } catch (const Error& e) {

@@ -1,22 +1,22 @@
-// pipeline/run_lock.cpp: pg_try_advisory_lock and the holder lookup.
+// pipeline/run_lock.cpp: pg_try_advisory_lock, the holder lookup, and re-taking a lost lock.
 #include "pipeline/run_lock.hpp"
 
 #include <fmt/format.h>
 
 #include <vector>
 
+#include "pipeline/logging.hpp"
+
 namespace pipeline {
 
-std::optional<RunLock> RunLock::try_acquire(const Secret& url, const std::string& pipeline,
-                                            const std::string& application_name,
-                                            std::string& holder) {
-    PgConnection conn(url, ErrorKind::destination, "LOCK", application_name);
+std::optional<PgConnection> RunLock::try_lock(const Key& key, std::string& holder) {
+    PgConnection conn(key.url, ErrorKind::destination, "LOCK", key.application_name);
     const std::vector<std::optional<std::string>> params = {std::to_string(run_lock_class_id),
-                                                            pipeline};
+                                                            key.pipeline};
     const PgResult got = conn.exec_params("SELECT pg_try_advisory_lock($1::int, hashtext($2))",
                                           params, "[pg_try_advisory_lock]");
     if (got.value(0, 0) == "t") {
-        return RunLock(std::move(conn));
+        return conn;
     }
     const PgResult who = conn.exec_params(
         "SELECT a.pid::text, coalesce(a.application_name, ''), coalesce(host(a.client_addr), "
@@ -33,6 +33,42 @@ std::optional<RunLock> RunLock::try_acquire(const Secret& url, const std::string
         holder = "another session (not visible to this user)";
     }
     return std::nullopt;
+}
+
+std::optional<RunLock> RunLock::try_acquire(const Secret& url, const std::string& pipeline,
+                                            const std::string& application_name,
+                                            std::string& holder) {
+    Key key{url, pipeline, application_name};
+    auto conn = try_lock(key, holder);
+    if (!conn) {
+        return std::nullopt;
+    }
+    return RunLock(std::move(*conn), std::move(key));
+}
+
+void RunLock::ensure_held() {
+    if (conn_ && conn_->ok()) {
+        try {
+            conn_->exec("SELECT 1", "[check run lock session]");
+            return;
+        } catch (const Error& e) {
+            if (!e.transient()) {
+                throw;
+            }
+        }
+    }
+    conn_.reset();
+    log_warning("the run lock's session was lost; taking the lock again",
+                {{"event", "lock_session_lost"}});
+    std::string holder;
+    conn_ = try_lock(key_, holder);
+    if (!conn_) {
+        throw Error(ErrorKind::lock_held,
+                    fmt::format("lost the run lock of pipeline '{}' and another run took it ({}); "
+                                "stopping without moving the checkpoint",
+                                key_.pipeline, holder));
+    }
+    log_info("run lock taken again", {{"event", "lock_reacquired"}});
 }
 
 }  // namespace pipeline

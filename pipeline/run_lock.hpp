@@ -21,6 +21,12 @@ public:
                                               const std::string& application_name,
                                               std::string& holder);
 
+    /// Checks that the lock's session is alive. If it was lost (the server
+    /// then released the lock), reconnects and takes the lock again; throws
+    /// Error(lock_held) if another run took it meanwhile, or the connection
+    /// error (transient, so the caller may retry) if the server is away.
+    void ensure_held();
+
     RunLock(RunLock&&) noexcept = default;
     RunLock& operator=(RunLock&&) noexcept = default;
     RunLock(const RunLock&) = delete;
@@ -28,8 +34,17 @@ public:
     ~RunLock() = default;
 
 private:
-    explicit RunLock(PgConnection conn) : conn_(std::move(conn)) {}
-    PgConnection conn_;
+    struct Key {
+        Secret url;
+        std::string pipeline;
+        std::string application_name;
+    };
+    RunLock(PgConnection conn, Key key) : conn_(std::move(conn)), key_(std::move(key)) {}
+    /// Connects and tries the lock; nullopt (and `holder`) when it is taken.
+    static std::optional<PgConnection> try_lock(const Key& key, std::string& holder);
+
+    std::optional<PgConnection> conn_;
+    Key key_;
 };
 
 /// The advisory lock's first key ("OP"); the second is hashtext(pipeline name).

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pipeline/config.hpp"
+#include "pipeline/fail_point.hpp"
 #include "pipeline/order_row.hpp"
 #include "pipeline/run_record.hpp"
 
@@ -16,6 +17,17 @@ namespace pipeline {
 struct MergeCounts {
     std::int64_t inserted = 0;
     std::int64_t updated = 0;
+};
+
+/// The batch being loaded, for logs and the fail points inside its transaction.
+struct BatchContext {
+    int number = 0;
+    const FailPoints* fail_points = nullptr;
+    void hit(FailSite site) const {
+        if (fail_points != nullptr) {
+            fail_points->hit(site, number);
+        }
+    }
 };
 
 /// A destination warehouse. Implementations do only the dialect-specific
@@ -31,8 +43,9 @@ public:
     /// Stages `rows` (unique order_ids) and MERGEs them newer-wins into the
     /// target. **Durable when it returns**: the run may advance the
     /// checkpoint past these rows. Throws Error(destination) on failure, in
-    /// which case nothing of this batch is visible.
-    virtual MergeCounts load_batch(std::span<const OrderRow> rows) = 0;
+    /// which case nothing of this batch is visible. Calls `batch.hit()` for
+    /// after_stage and after_merge.
+    virtual MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) = 0;
     /// Inserts or updates the run record keyed by run_id. Must work even after
     /// a load failure (reconnecting if needed).
     virtual void upsert_run_record(const RunRecord& record) = 0;
