@@ -14,6 +14,8 @@ protected:
                 {"ORDERS_PIPELINE_BATCH_SIZE", "1000"},
                 {"ORDERS_PIPELINE_CHECKPOINT_DIR", (dir_.path() / "cp").string()},
                 {"ORDERS_PIPELINE_DLQ_DIR", (dir_.path() / "dlq").string()},
+                {"ORDERS_PIPELINE_RETRY_BASE_DELAY_MS", "20"},
+                {"ORDERS_PIPELINE_RETRY_MAX_ATTEMPTS", "3"},
                 {"ASAN_OPTIONS", "detect_leaks=0"}};
     }
 
@@ -97,6 +99,8 @@ TEST_F(CliTest, UnreachableSourceFailsWithExitOne) {
     auto result = test::run_binary({"run"}, e);
     EXPECT_EQ(result.exit_code, 1);
     EXPECT_NE(result.err.find("cannot connect"), std::string::npos) << result.err;
+    // A refused connection (08001) is transient: retried twice, then the run fails.
+    EXPECT_NE(result.err.find("\"attempt\":2,\"max_attempts\":3"), std::string::npos) << result.err;
     EXPECT_EQ(result.err.find("pw123secret"), std::string::npos);
     EXPECT_EQ(wh_.scalar("SELECT status FROM monitoring.pipeline_runs"), "failed");
 }

@@ -12,47 +12,14 @@
 #include "pipeline/logging.hpp"
 #include "pipeline/run.hpp"
 #include "pipeline/run_lock.hpp"
-#include "tests/support/test_database.hpp"
+#include "tests/support/pipeline_fixture.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// The 24 compared columns (all but ingested_at), as text.
-constexpr std::string_view compared_columns =
-    "order_id, customer_id, store_id, restaurant_id, order_amount, delivery_fee, "
-    "discount_amount, total_value, status, payment_method, payment_status, order_tier, "
-    "order_date, order_hour, order_month, delivery_minutes, cancellation_type, "
-    "cancellation_reason, has_promo, promo_code, created_at, updated_at, delivered_at, "
-    "cancelled_at";
-
-class PipelineTest : public ::testing::Test {
+class PipelineTest : public test::PipelineFixture {
 protected:
-    static void SetUpTestSuite() { pipeline::init_logging(pipeline::LogLevel::warning); }
-
-    void SetUp() override {
-        src_.exec(test::support_file("freshmart_seed.sql"));
-        src_.exec(test::support_file("expected_orders.sql"));
-        // 5,000 orders over the last 3 days: 5 batches of 1,000, 100 invalid rows.
-        src_.exec("SELECT freshmart_seed(5000, 1, now() - interval '1 minute', 3)");
-    }
-
-    pipeline::Config config(std::map<std::string, std::string> overrides = {}) const {
-        pipeline::EnvMap env = {
-            {"ORDERS_PIPELINE_SOURCE_DB_URL", src_.url()},
-            {"ORDERS_PIPELINE_DEST_DB_URL", wh_.url()},
-            {"ORDERS_PIPELINE_BATCH_SIZE", "1000"},
-            {"ORDERS_PIPELINE_CHECKPOINT_DIR", (dir_.path() / "checkpoints").string()},
-            {"ORDERS_PIPELINE_DLQ_DIR", (dir_.path() / "dlq").string()},
-        };
-        for (auto& [k, v] : overrides) {
-            env[k] = v;
-        }
-        auto result = pipeline::parse_config(env, std::nullopt);
-        EXPECT_TRUE(result.config) << pipeline::format_problems(result.problems);
-        return *result.config;
-    }
-
     pipeline::RunSummary run(std::optional<std::string> date = std::nullopt) const {
         pipeline::RunOptions options;
         if (date) {
@@ -60,54 +27,6 @@ protected:
         }
         return pipeline::run_pipeline(config(), options);
     }
-
-    std::vector<std::string> loaded(std::string_view where = "true") const {
-        return wh_.rows(fmt::format("SELECT {} FROM silver.orders WHERE {} ORDER BY order_id",
-                                    compared_columns, where));
-    }
-    std::vector<std::string> expected(std::string_view where = "true") const {
-        return src_.rows(fmt::format("SELECT {} FROM expected_orders WHERE {} ORDER BY order_id",
-                                     compared_columns, where));
-    }
-
-    fs::path checkpoint_file() const {
-        return dir_.path() / "checkpoints" / "orders.checkpoint.json";
-    }
-
-    static std::string read(const fs::path& path) {
-        std::ifstream in(path, std::ios::binary);
-        return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    }
-
-    // (order_id or "null", code) of every DLQ line in `file`.
-    static std::multiset<std::string> dlq_entries(const fs::path& file) {
-        std::multiset<std::string> entries;
-        std::ifstream in(file);
-        for (std::string line; std::getline(in, line);) {
-            auto doc = nlohmann::json::parse(line);
-            const auto& id = doc["row"]["order_id"];
-            const std::string error = doc["error"];
-            entries.insert(fmt::format("{}|{}", id.is_null() ? "<null>" : id.get<std::string>(),
-                                       error.substr(0, error.find(':'))));
-        }
-        return entries;
-    }
-
-    std::multiset<std::string> expected_rejections(std::string_view where = "true") const {
-        auto rows = src_.rows(
-            fmt::format("SELECT order_id, code FROM expected_rejections WHERE {}", where));
-        return {rows.begin(), rows.end()};
-    }
-
-    std::string run_record(const std::string& run_id, std::string_view columns) const {
-        auto rows = wh_.rows(fmt::format(
-            "SELECT {} FROM monitoring.pipeline_runs WHERE run_id = '{}'", columns, run_id));
-        return rows.empty() ? "<no record>" : rows.front();
-    }
-
-    test::TestDatabase src_{"src"};
-    test::TestDatabase wh_{"wh"};
-    test::TempDir dir_;
 };
 
 TEST_F(PipelineTest, InitialLoadMatchesTheSpecColumnByColumn) {
@@ -245,7 +164,9 @@ TEST_F(PipelineTest, FailedLoadIsRecordedAndTheCheckpointDoesNotMove) {
     run();
     const std::string checkpoint_before = read(checkpoint_file());
     src_.exec("SELECT freshmart_seed(3000, 200001, now(), 0)");
-    // The warehouse connection dies while loading order 202500 (a later batch).
+    // The warehouse connection dies whenever order 202500 (a later batch) is
+    // loaded: a fault that retries cannot heal. Three attempts, then failure.
+    extra_settings_["ORDERS_PIPELINE_RETRY_MAX_ATTEMPTS"] = "3";
     wh_.exec(
         "CREATE FUNCTION kill_loader() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
         "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NEW; END $$;"

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace test {
 
@@ -33,6 +35,17 @@ std::string unique_suffix() {
     return fmt::format("{}_{}", ::getpid(), counter++);
 }
 
+std::string base_url_from_env_file(const std::filesystem::path& env_file) {
+    std::istringstream lines(read_text(env_file));
+    for (std::string line; std::getline(lines, line);) {
+        if (line.starts_with("PG_URL=")) {
+            std::string url = line.substr(7);
+            return url.substr(0, url.rfind('/'));
+        }
+    }
+    throw std::runtime_error("no PG_URL in " + env_file.string());
+}
+
 }  // namespace
 
 std::string cluster_base_url() {
@@ -42,28 +55,22 @@ std::string cluster_base_url() {
             "ORDERS_PIPELINE_TEST_PG_ENV is not set: run integration tests through ctest, which "
             "starts the PostgreSQL fixture");
     }
-    std::istringstream lines(read_text(env_file));
-    for (std::string line; std::getline(lines, line);) {
-        if (line.starts_with("PG_URL=")) {
-            std::string url = line.substr(7);
-            return url.substr(0, url.rfind('/'));
-        }
-    }
-    throw std::runtime_error(std::string("no PG_URL in ") + env_file);
+    return base_url_from_env_file(env_file);
 }
 
-TestDatabase::TestDatabase(std::string_view purpose)
-    : name_(fmt::format("op_{}_{}", purpose, unique_suffix())) {
-    const std::string base = cluster_base_url();
-    pipeline::PgConnection admin(pipeline::Secret(base + "/postgres"),
+TestDatabase::TestDatabase(std::string_view purpose) : TestDatabase(purpose, cluster_base_url()) {}
+
+TestDatabase::TestDatabase(std::string_view purpose, std::string base_url)
+    : base_(std::move(base_url)), name_(fmt::format("op_{}_{}", purpose, unique_suffix())) {
+    pipeline::PgConnection admin(pipeline::Secret(base_ + "/postgres"),
                                  pipeline::ErrorKind::internal, "TEST", "test-admin");
     admin.exec(fmt::format("CREATE DATABASE {}", name_), "[CREATE DATABASE]");
-    url_ = fmt::format("{}/{}", base, name_);
+    url_ = fmt::format("{}/{}", base_, name_);
 }
 
 TestDatabase::~TestDatabase() {
     try {
-        pipeline::PgConnection admin(pipeline::Secret(cluster_base_url() + "/postgres"),
+        pipeline::PgConnection admin(pipeline::Secret(base_ + "/postgres"),
                                      pipeline::ErrorKind::internal, "TEST", "test-admin");
         admin.exec(fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_),
                    "[DROP DATABASE]");
@@ -109,6 +116,33 @@ std::vector<std::string> TestDatabase::rows(std::string_view sql) const {
     return out;
 }
 
+TestCluster::TestCluster() {
+    script("start");
+    base_url_ = base_url_from_env_file(dir_.path() / "env");
+}
+
+TestCluster::~TestCluster() {
+    try {
+        script("destroy");
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "warning: {}\n", e.what());
+    }
+}
+
+void TestCluster::restart() const {
+    script("restart");
+}
+
+void TestCluster::script(std::string_view command) const {
+    const std::string line = fmt::format("bash '{}/pg_cluster.sh' {} '{}' >'{}/script.log' 2>&1",
+                                         ORDERS_PIPELINE_TEST_SUPPORT_DIR, command,
+                                         dir_.path().string(), dir_.path().string());
+    if (std::system(line.c_str()) != 0) {  // NOLINT: test harness
+        throw std::runtime_error(fmt::format("pg_cluster.sh {} failed: {}", command,
+                                             read_text(dir_.path() / "script.log")));
+    }
+}
+
 std::string support_file(std::string_view name) {
     return read_text(std::filesystem::path(ORDERS_PIPELINE_TEST_SUPPORT_DIR) / name);
 }
@@ -124,17 +158,15 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-ProcessResult run_binary(const std::vector<std::string>& args,
-                         const std::map<std::string, std::string>& env) {
-    TempDir io;
-    const std::string out_path = (io.path() / "out").string();
-    const std::string err_path = (io.path() / "err").string();
+ChildProcess::ChildProcess(const std::vector<std::string>& args,
+                           const std::map<std::string, std::string>& env)
+    : out_path_(io_.path() / "out"), err_path_(io_.path() / "err") {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
     std::vector<std::string> argv_storage = {ORDERS_PIPELINE_BINARY};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
@@ -152,19 +184,55 @@ ProcessResult run_binary(const std::vector<std::string>& args,
         envp.push_back(e.data());
     }
     envp.push_back(nullptr);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (rc != 0) {
         throw std::runtime_error("posix_spawn failed");
     }
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ProcessResult result;
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    result.out = read_text(out_path);
-    result.err = read_text(err_path);
-    return result;
+}
+
+ChildProcess::~ChildProcess() {
+    if (!result_) {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+}
+
+void ChildProcess::signal(int signal_number) const {
+    if (!result_) {
+        ::kill(pid_, signal_number);
+    }
+}
+
+const ProcessResult& ChildProcess::wait() {
+    if (!result_) {
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        ProcessResult result;
+        result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        result.out = read_text(out_path_);
+        result.err = read_text(err_path_);
+        result_ = std::move(result);
+    }
+    return *result_;
+}
+
+bool ChildProcess::wait_for_err(std::string_view text, std::chrono::milliseconds timeout) const {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        if (read_text(err_path_).find(text) != std::string::npos) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+}
+
+ProcessResult run_binary(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env) {
+    ChildProcess child(args, env);
+    return child.wait();
 }
 
 }  // namespace test

@@ -1,8 +1,10 @@
 // tests/support/test_database.hpp: a fresh database per test on the fixture's cluster.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +22,8 @@ std::string cluster_base_url();
 class TestDatabase {
 public:
     explicit TestDatabase(std::string_view purpose);
+    /// On another cluster, e.g. a TestCluster's.
+    TestDatabase(std::string_view purpose, std::string base_url);
     TestDatabase(const TestDatabase&) = delete;
     TestDatabase& operator=(const TestDatabase&) = delete;
     ~TestDatabase();
@@ -35,6 +39,7 @@ public:
     std::vector<std::string> rows(std::string_view sql) const;
 
 private:
+    std::string base_;
     std::string name_;
     std::string url_;
 };
@@ -55,11 +60,56 @@ private:
     std::filesystem::path path_;
 };
 
+/// A private PostgreSQL cluster (pg_cluster.sh) for tests that must restart
+/// their server; destroyed with the object.
+class TestCluster {
+public:
+    TestCluster();
+    TestCluster(const TestCluster&) = delete;
+    TestCluster& operator=(const TestCluster&) = delete;
+    ~TestCluster();
+    /// "postgresql://postgres@127.0.0.1:PORT"
+    const std::string& base_url() const noexcept { return base_url_; }
+    /// pg_ctl restart -m fast: every session is terminated, the port stays.
+    void restart() const;
+
+private:
+    void script(std::string_view command) const;
+    TempDir dir_;
+    std::string base_url_;
+};
+
 /// Result of running the orders-pipeline binary.
 struct ProcessResult {
     int exit_code = -1;
     std::string out;
     std::string err;
+};
+
+/// The built binary running in the background, its output going to files.
+/// The destructor kills it (SIGKILL) if it was not waited for.
+class ChildProcess {
+public:
+    /// Starts the binary with `args` and exactly `env` as its environment.
+    ChildProcess(const std::vector<std::string>& args,
+                 const std::map<std::string, std::string>& env);
+    ChildProcess(const ChildProcess&) = delete;
+    ChildProcess& operator=(const ChildProcess&) = delete;
+    ~ChildProcess();
+
+    void signal(int signal_number) const;
+    /// Waits for the exit; exit_code is 128 + N when killed by signal N.
+    const ProcessResult& wait();
+    /// Waits until the standard error so far contains `text`; false on timeout.
+    bool wait_for_err(std::string_view text, std::chrono::milliseconds timeout) const;
+    int pid() const noexcept { return pid_; }
+
+private:
+    TempDir io_;
+    std::filesystem::path out_path_;
+    std::filesystem::path err_path_;
+    int pid_ = 0;
+    std::optional<ProcessResult> result_;
 };
 
 /// Runs the built binary with exactly `env` as its environment.

@@ -187,3 +187,35 @@ TEST(ConfigTest, StartFromNeedsOffset) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ConfigTest, RetryAndFailPointSettings) {
+    auto defaults = parse_config(minimal(), std::nullopt);
+    ASSERT_TRUE(defaults.config);
+    EXPECT_EQ(defaults.config->retry.max_attempts, 6);
+    EXPECT_EQ(defaults.config->retry.base_delay.count(), 1000);
+    EXPECT_TRUE(defaults.config->fail_points.empty());
+
+    auto env = minimal();
+    env["ORDERS_PIPELINE_RETRY_MAX_ATTEMPTS"] = "0";
+    env["ORDERS_PIPELINE_RETRY_BASE_DELAY_MS"] = "fast";
+    env["ORDERS_PIPELINE_FAIL_POINT"] = "after_lunch=kill";
+    auto bad = parse_config(env, std::nullopt);
+    EXPECT_FALSE(bad.config);
+    EXPECT_EQ(bad.problems.size(), 3u);
+    EXPECT_NE(problem_for(bad, "ORDERS_PIPELINE_FAIL_POINT").find("after_lunch"),
+              std::string::npos);
+
+    env["ORDERS_PIPELINE_RETRY_MAX_ATTEMPTS"] = "3";
+    env["ORDERS_PIPELINE_RETRY_BASE_DELAY_MS"] = "50";
+    env["ORDERS_PIPELINE_FAIL_POINT"] = "after_commit:3=kill";
+    auto good = parse_config(env, std::nullopt);
+    ASSERT_TRUE(good.config) << pipeline::format_problems(good.problems);
+    EXPECT_EQ(good.config->retry.max_attempts, 3);
+    EXPECT_EQ(good.config->retry.base_delay.count(), 50);
+    ASSERT_EQ(good.config->fail_points.size(), 1u);
+    EXPECT_EQ(good.config->fail_points[0].batch, 3);
+}
+
+}  // namespace
