@@ -79,6 +79,11 @@ int run_run(const RunCommandOptions& options) {
         if (!e.hint().empty()) {
             fields["hint"] = e.hint();
         }
+        // Where it was raised, relative to the source tree, for bug reports.
+        const std::string_view file = e.location().file;
+        const std::size_t tree = file.rfind("pipeline/");
+        fields["raised_at"] = fmt::format(
+            "{}:{}", tree == std::string_view::npos ? file : file.substr(tree), e.location().line);
         const char* what = e.kind() == pipeline::ErrorKind::lock_held   ? "run skipped"
                            : e.kind() == pipeline::ErrorKind::cancelled ? "run cancelled"
                                                                         : "run failed";

@@ -93,6 +93,15 @@ void CheckpointStore::save(Timestamp watermark, Timestamp now,
                            const std::function<void()>& before_rename) const {
     ensure_directory(dir_, "checkpoint");
     write_file_atomically(path_, format_checkpoint({watermark, now, pipeline_}), before_rename);
+    // A run killed between writing its temporary file and the rename leaves
+    // ".<name>.tmp.<pid>" behind; it never held anything the checkpoint lacks.
+    const std::string stale_prefix = fmt::format(".{}.tmp.", path_.filename().string());
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+        if (entry.path().filename().string().starts_with(stale_prefix)) {
+            std::filesystem::remove(entry.path(), ec);
+        }
+    }
 }
 
 }  // namespace pipeline

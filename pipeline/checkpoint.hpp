@@ -45,7 +45,8 @@ public:
     CheckpointLoad load(Timestamp now) const;
 
     /// Atomically replaces the checkpoint (see write_file_atomically). The
-    /// directory is created if missing. `before_rename` is a fail-point hook.
+    /// directory is created if missing; temporary files left by a run killed
+    /// mid-write are removed. `before_rename` is a fail-point hook.
     void save(Timestamp watermark, Timestamp now,
               const std::function<void()>& before_rename = {}) const;
 

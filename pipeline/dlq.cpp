@@ -40,6 +40,57 @@ std::string format_dlq_line(const SourceRow& row, std::string_view error, Timest
     return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
+std::optional<DlqEntry> parse_dlq_line(std::string_view line, std::string& why) {
+    const auto doc = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        why = "not a JSON object";
+        return std::nullopt;
+    }
+    const auto text_field = [&](const char* key) -> const std::string* {
+        auto it = doc.find(key);
+        if (it == doc.end() || !it->is_string()) {
+            why = fmt::format("\"{}\" is missing or not a string", key);
+            return nullptr;
+        }
+        return &it->get_ref<const std::string&>();
+    };
+    DlqEntry entry;
+    const std::string* error = text_field("error");
+    const std::string* rejected_at = error != nullptr ? text_field("rejected_at") : nullptr;
+    const std::string* run_id = rejected_at != nullptr ? text_field("run_id") : nullptr;
+    if (run_id == nullptr) {
+        return std::nullopt;  // `why` names the first missing field
+    }
+    entry.error = *error;
+    entry.run_id = *run_id;
+    auto when = parse_timestamp(*rejected_at, OffsetRule::required);
+    if (!when) {
+        why = "\"rejected_at\" is not an ISO-8601 timestamp with an offset";
+        return std::nullopt;
+    }
+    entry.rejected_at = *when;
+    auto row = doc.find("row");
+    if (row == doc.end() || !row->is_object()) {
+        why = "\"row\" is missing or not an object";
+        return std::nullopt;
+    }
+    for (std::size_t i = 0; i < source_column_count; ++i) {
+        const std::string key(source_column_names[i]);
+        auto value = row->find(key);
+        if (value == row->end()) {
+            why = fmt::format("\"row\" has no column \"{}\"", key);
+            return std::nullopt;
+        }
+        if (value->is_string()) {
+            entry.row[i] = value->get<std::string>();
+        } else if (!value->is_null()) {
+            why = fmt::format("\"row\".\"{}\" is neither text nor null", key);
+            return std::nullopt;
+        }
+    }
+    return entry;
+}
+
 DlqWriter::DlqWriter(std::filesystem::path dir, std::string_view pipeline, std::string_view run_id)
     : dir_(std::move(dir)), path_(dir_ / fmt::format("{}_{}.ndjson", pipeline, run_id)) {}
 

@@ -1,7 +1,9 @@
 // pipeline/dlq.hpp: the dead-letter file, one NDJSON line per rejected row (spec §7).
 #pragma once
 
+#include <array>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,20 @@ namespace pipeline {
 /// line is always valid JSON. Pure.
 std::string format_dlq_line(const SourceRow& row, std::string_view error, Timestamp rejected_at,
                             std::string_view run_id);
+
+/// One DLQ line read back: what replay needs.
+struct DlqEntry {
+    std::string error;
+    std::array<std::optional<std::string>, source_column_count> row;  ///< by SourceColumn
+    Timestamp rejected_at;
+    std::string run_id;
+};
+
+/// Parses one DLQ line (without or with its newline). nullopt with `why`
+/// when it is not a JSON object, a field is missing or of the wrong type, a
+/// source column is missing from "row", or rejected_at is not an ISO-8601
+/// timestamp with an offset. Unknown keys are ignored. Pure; never throws.
+std::optional<DlqEntry> parse_dlq_line(std::string_view line, std::string& why);
 
 /// Appends lines to `<dir>/<pipeline>_<run_id>.ndjson`, creating the file on
 /// the first line (a run without rejections leaves no file). Move-only. The

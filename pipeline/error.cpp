@@ -26,7 +26,7 @@ std::string_view to_string(ErrorKind kind) {
 }
 
 Error::Error(ErrorKind kind, const std::string& message, std::string sqlstate,
-             std::string statement_label, std::string hint, std::source_location location)
+             std::string statement_label, std::string hint, SourceLocation location)
     : std::runtime_error(message),
       kind_(kind),
       sqlstate_(std::move(sqlstate)),

@@ -1,7 +1,6 @@
 // pipeline/error.hpp: the one exception type that ends a run, and its classification.
 #pragma once
 
-#include <source_location>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -13,6 +12,18 @@ enum class ErrorKind { config, lock_held, source, destination, io, cancelled, in
 
 /// The text of an ErrorKind, as it appears in logs ("source", "destination", ...).
 std::string_view to_string(ErrorKind kind);
+
+/// Where an Error was raised: file and line of the throw. (A stand-in for
+/// std::source_location, which clang 14 on libstdc++ 12 lacks; the builtins
+/// are evaluated at the caller because they are default arguments.)
+struct SourceLocation {
+    const char* file = "";
+    int line = 0;
+    static constexpr SourceLocation current(const char* file = __builtin_FILE(),
+                                            int line = __builtin_LINE()) noexcept {
+        return {file, line};
+    }
+};
 
 /// The single exception type for failures that end a run.
 ///
@@ -27,13 +38,13 @@ class Error : public std::runtime_error {
 public:
     explicit Error(ErrorKind kind, const std::string& message, std::string sqlstate = {},
                    std::string statement_label = {}, std::string hint = {},
-                   std::source_location location = std::source_location::current());
+                   SourceLocation location = SourceLocation::current());
 
     ErrorKind kind() const noexcept { return kind_; }
     const std::string& sqlstate() const noexcept { return sqlstate_; }
     const std::string& statement_label() const noexcept { return statement_label_; }
     const std::string& hint() const noexcept { return hint_; }
-    const std::source_location& location() const noexcept { return location_; }
+    const SourceLocation& location() const noexcept { return location_; }
     /// True when retrying the same work may succeed (lost connection, deadlock, ...).
     bool transient() const noexcept;
 
@@ -42,7 +53,7 @@ private:
     std::string sqlstate_;
     std::string statement_label_;
     std::string hint_;
-    std::source_location location_;
+    SourceLocation location_;
 };
 
 /// True for SQLSTATEs that a retry can heal: class 08 (connection), 40001

@@ -215,6 +215,9 @@ TEST_P(FailPointWalk, CrashThenRerunLeavesExactlyTheExpectedTable) {
     EXPECT_EQ(last_run_status(), "success");
     EXPECT_EQ(loaded(), expected());
     EXPECT_EQ(rows_behind_checkpoint(), std::vector<std::string>{});
+    for (const auto& entry : fs::directory_iterator(checkpoint_file().parent_path())) {
+        EXPECT_EQ(entry.path().filename(), checkpoint_file().filename()) << "left behind";
+    }
     // No rejected row is lost: each is in some DLQ file (a crashed run's
     // file may repeat rows that the rerun rejects again).
     EXPECT_EQ(difference(distinct_expected_rejections(visible), all_dlq_entries()),

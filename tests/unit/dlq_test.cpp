@@ -77,3 +77,45 @@ TEST(DlqTest, WriterCreatesFileOnlyWhenNeeded) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(DlqReaderTest, ReadsBackWhatTheWriterWrites) {
+    pipeline::SourceRow row;
+    const std::string notes = "tab\there \"quoted\" back\\slash \xe6\x97\xa5 nl\n";
+    row[pipeline::SourceColumn::order_id] = "17";
+    row[pipeline::SourceColumn::notes] = notes;
+    row[pipeline::SourceColumn::updated_at] = "2026-03-01 10:00:00+00";
+    const auto at =
+        *pipeline::parse_timestamp("2026-03-02T00:00:00Z", pipeline::OffsetRule::required);
+    const std::string line = pipeline::format_dlq_line(row, "missing_customer_id: NULL", at, "r1");
+    std::string why;
+    auto entry = pipeline::parse_dlq_line(line, why);
+    ASSERT_TRUE(entry) << why;
+    EXPECT_EQ(entry->error, "missing_customer_id: NULL");
+    EXPECT_EQ(entry->run_id, "r1");
+    EXPECT_EQ(entry->rejected_at.micros, at.micros);
+    EXPECT_EQ(entry->row[0], "17");
+    EXPECT_EQ(entry->row[static_cast<std::size_t>(pipeline::SourceColumn::notes)], notes);
+    EXPECT_EQ(entry->row[static_cast<std::size_t>(pipeline::SourceColumn::updated_at)],
+              "2026-03-01T10:00:00.000000Z");
+    EXPECT_FALSE(entry->row[1]);
+}
+
+TEST(DlqReaderTest, NamesWhatIsWrong) {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"", "not a JSON object"},
+        {"[1]", "not a JSON object"},
+        {R"({"error":1})", "\"error\""},
+        {R"({"error":"e","rejected_at":"yesterday","run_id":"r","row":{}})", "rejected_at"},
+        {R"({"error":"e","rejected_at":"2026-01-01T00:00:00Z","run_id":"r","row":{}})", "order_id"},
+        {R"({"error":"e","rejected_at":"2026-01-01T00:00:00Z","run_id":"r","row":[]})", "\"row\""},
+    };
+    for (const auto& [line, expected] : cases) {
+        std::string why;
+        EXPECT_FALSE(pipeline::parse_dlq_line(line, why)) << line;
+        EXPECT_NE(why.find(expected), std::string::npos) << line << " -> " << why;
+    }
+}
+
+}  // namespace
