@@ -50,7 +50,7 @@ std::string_view trim_ascii(std::string_view text) {
 }
 
 // Every key this build understands (without the prefix).
-constexpr std::array<std::string_view, 21> known_keys = {"PIPELINE_NAME",
+constexpr std::array<std::string_view, 25> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_DB_URL",
                                                          "SOURCE_SCHEMA",
                                                          "SOURCE_TABLE",
@@ -70,7 +70,11 @@ constexpr std::array<std::string_view, 21> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_STATEMENT_TIMEOUT_SECONDS",
                                                          "RETRY_MAX_ATTEMPTS",
                                                          "RETRY_BASE_DELAY_MS",
-                                                         "FAIL_POINT"};
+                                                         "FAIL_POINT",
+                                                         "SNOWFLAKE_PRIVATE_KEY_FILE",
+                                                         "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+                                                         "SNOWFLAKE_API_URL",
+                                                         "SNOWFLAKE_CA_BUNDLE"};
 
 // Collects values and problems while the Config is assembled.
 class Collector {
@@ -266,13 +270,50 @@ std::optional<DestinationKind> check_dest_url(Collector& c, const std::string& u
         return DestinationKind::postgres;
     }
     if (lowered.starts_with("snowflake://")) {
-        c.problem("DEST_DB_URL",
-                  "snowflake:// destinations are not supported by this build yet; use a "
-                  "postgresql:// warehouse");
-        return std::nullopt;
+        return DestinationKind::snowflake;
     }
     c.problem("DEST_DB_URL", "must start with postgresql:// or snowflake://");
     return std::nullopt;
+}
+
+// The SNOWFLAKE_* settings of a snowflake:// destination (pure: the key file
+// is read later, before any work, by load_snowflake_key).
+std::optional<SnowflakeDestination> snowflake_settings(Collector& c, const std::string& url) {
+    std::vector<std::string> url_problems;
+    auto target = parse_snowflake_url(url, url_problems);
+    for (auto& p : url_problems) {
+        c.problem("DEST_DB_URL", std::move(p));
+    }
+    SnowflakeDestination sf;
+    auto key_file = c.required("SNOWFLAKE_PRIVATE_KEY_FILE");
+    if (key_file) {
+        sf.private_key_file = *key_file;
+    }
+    if (auto passphrase = c.get("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE")) {
+        sf.private_key_passphrase = Secret(*passphrase);
+    }
+    if (auto api = c.get("SNOWFLAKE_API_URL"); api && !trim_ascii(*api).empty()) {
+        sf.api_url = std::string(trim_ascii(*api));
+        while (sf.api_url.ends_with('/')) {
+            sf.api_url.pop_back();
+        }
+        if (auto problem = check_snowflake_api_url(sf.api_url)) {
+            c.problem("SNOWFLAKE_API_URL", *problem);
+        }
+    } else if (target) {
+        sf.api_url = default_snowflake_api_url(*target);
+    }
+    if (auto ca = c.get("SNOWFLAKE_CA_BUNDLE"); ca && !trim_ascii(*ca).empty()) {
+        sf.ca_bundle = std::string(trim_ascii(*ca));
+    }
+    c.problem("DEST_DB_URL",
+              "snowflake:// destinations are not supported by this build yet (the SQL API "
+              "loader is in progress); use a postgresql:// warehouse");
+    if (!target || !key_file) {
+        return std::nullopt;
+    }
+    sf.target = std::move(*target);
+    return sf;
 }
 
 }  // namespace
@@ -340,6 +381,10 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     if (auto url = c.required("DEST_DB_URL")) {
         dest_kind = check_dest_url(c, *url);
         config.destination.url = Secret(*url);
+        if (dest_kind == DestinationKind::snowflake) {
+            config.destination.snowflake = snowflake_settings(c, *url);
+            dest_kind.reset();  // until the loader lands, see below
+        }
     }
     auto dest_schema = c.identifier("DEST_SCHEMA", "silver");
     auto dest_table = c.identifier("DEST_TABLE", "orders");

@@ -12,6 +12,7 @@
 #include "pipeline/fail_point.hpp"
 #include "pipeline/retry.hpp"
 #include "pipeline/secret.hpp"
+#include "pipeline/snowflake_config.hpp"
 #include "pipeline/sql_identifier.hpp"
 #include "pipeline/timestamp.hpp"
 
@@ -28,6 +29,15 @@ enum class DestinationKind { postgres, snowflake };
 std::string_view to_string(LogLevel level);
 std::string_view to_string(Environment environment);
 
+/// A Snowflake destination: the URL's parts, key-pair credentials and the endpoint.
+struct SnowflakeDestination {
+    SnowflakeTarget target;
+    std::filesystem::path private_key_file;
+    Secret private_key_passphrase;  ///< empty for an unencrypted key
+    std::string api_url;            ///< default https://<account>.snowflakecomputing.com
+    std::optional<std::filesystem::path> ca_bundle;  ///< extra trust for TLS (proxies, tests)
+};
+
 /// Where rows are loaded.
 struct DestinationConfig {
     DestinationKind kind = DestinationKind::postgres;
@@ -35,7 +45,8 @@ struct DestinationConfig {
     SqlIdentifier schema;
     SqlIdentifier table;
     QualifiedName run_table;
-    int merge_lookback_days = 0;  ///< 0 = no partition pruning
+    int merge_lookback_days = 0;                    ///< 0 = no partition pruning
+    std::optional<SnowflakeDestination> snowflake;  ///< set when kind == snowflake
 };
 
 /// A complete, valid configuration. Only `parse_config` makes one.
