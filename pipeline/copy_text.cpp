@@ -153,4 +153,49 @@ void append_copy_row(std::string& out, const OrderRow& row) {
     out.push_back('\n');
 }
 
+DestinationTexts destination_value_texts(const OrderRow& row) {
+    DestinationTexts out;
+    auto text = [](auto&& append) {
+        std::string value;
+        append(value);
+        return std::optional<std::string>(std::move(value));
+    };
+    auto timestamp = [&](const std::optional<Timestamp>& ts) -> std::optional<std::string> {
+        if (!ts) {
+            return std::nullopt;
+        }
+        return text([&](std::string& v) { append_timestamp(v, *ts); });
+    };
+    out[0] = text([&](std::string& v) { append_int(v, row.order_id); });
+    out[1] = text([&](std::string& v) { append_int(v, row.customer_id); });
+    out[2] = row.store_id;
+    out[3] = row.restaurant_id;
+    out[4] = format_fixed(row.order_amount, 2);
+    out[5] = format_fixed(row.delivery_fee, 2);
+    out[6] = format_fixed(row.discount_amount, 2);
+    out[7] = format_fixed(row.total_value, 2);
+    out[8] = row.status;
+    out[9] = row.payment_method;
+    out[10] = row.payment_status;
+    out[11] = std::string(to_string(row.order_tier));
+    out[12] = text([&](std::string& v) { append_date(v, row.order_date); });
+    out[13] = text([&](std::string& v) { append_int(v, row.order_hour); });
+    out[14] = row.order_month;
+    if (row.delivery_minutes_tenths) {
+        out[15] = format_fixed(*row.delivery_minutes_tenths, 1);
+    }
+    if (row.cancellation_type) {
+        out[16] = std::string(to_string(*row.cancellation_type));
+    }
+    out[17] = row.cancellation_reason;
+    out[18] = row.has_promo ? "true" : "false";
+    out[19] = row.promo_code;
+    out[20] = timestamp(row.created_at);
+    out[21] = timestamp(row.updated_at);
+    out[22] = timestamp(row.delivered_at);
+    out[23] = timestamp(row.cancelled_at);
+    out[24] = timestamp(row.ingested_at);
+    return out;
+}
+
 }  // namespace pipeline
