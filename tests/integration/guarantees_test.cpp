@@ -477,6 +477,12 @@ TEST_F(GuaranteesTest, NoPasswordInLogsErrorsRunRecordsOrFiles) {
                                  {"ORDERS_PIPELINE_RETRY_MAX_ATTEMPTS", "2"}})),
         1, "unreachable source");
     expect_exit(run_cli({"run"}, merged({{"ORDERS_PIPELINE_BATCH_SIZE", "1"}})), 3, "config");
+    expect_exit(
+        run_cli({"run"}, merged({{"ORDERS_PIPELINE_DEST_DB_URL",
+                                  "snowflake://loader:" + canary + "@acct/DB/SCH?warehouse=WH"},
+                                 {"ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_FILE", "/nonexistent.p8"},
+                                 {"ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", canary}})),
+        3, "snowflake config");
     expect_exit(run_cli({"run", "--date", "2026-01-01"}, merged({})), 0, "backfill");
     {
         auto holder = wh_.connect();
