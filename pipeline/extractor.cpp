@@ -112,6 +112,10 @@ void Extractor::open() {
     if (!conn_ || !conn_->ok()) {
         conn_.reset();
         conn_.emplace(connect_());
+    } else {
+        // The session survived (e.g. a replica conflict, 40001) but its
+        // transaction is aborted: end it before starting the next one.
+        conn_->exec("ROLLBACK", "[ROLLBACK extract]");
     }
     conn_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "[BEGIN extract]");
     open_ = true;
