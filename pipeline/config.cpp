@@ -32,13 +32,6 @@ ConninfoPtr parse_conninfo(const std::string& text) {
     return options;
 }
 
-std::string ascii_lower(std::string_view text) {
-    std::string out(text);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-    return out;
-}
-
 std::string_view trim_ascii(std::string_view text) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r')) {
         text.remove_prefix(1);

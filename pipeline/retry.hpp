@@ -50,7 +50,6 @@ public:
 
     /// Retries done so far, over all operations.
     int retries() const noexcept { return retries_; }
-    const RetryPolicy& policy() const noexcept { return policy_; }
 
 private:
     void wait_before_retry(std::string_view operation, const Error& error, int failed_tries);

@@ -8,11 +8,11 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include <cctype>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "pipeline/error.hpp"
+#include "pipeline/unicode.hpp"
 
 namespace pipeline {
 
@@ -113,16 +113,6 @@ std::string RsaPrivateKey::public_key_fingerprint() const {
            base64(std::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
 }
 
-std::string RsaPrivateKey::public_key_pem() const {
-    BioPtr bio(BIO_new(BIO_s_mem()));
-    if (!bio || PEM_write_bio_PUBKEY(bio.get(), key_.get()) != 1) {
-        throw Error(ErrorKind::config, "cannot write the public key: " + openssl_reason());
-    }
-    char* data = nullptr;
-    const long length = BIO_get_mem_data(bio.get(), &data);
-    return {data, static_cast<std::size_t>(length)};
-}
-
 std::string RsaPrivateKey::sign_rs256(std::string_view data) const {
     std::unique_ptr<EVP_MD_CTX, MdCtxDeleter> ctx(EVP_MD_CTX_new());
     std::size_t length = 0;
@@ -167,21 +157,13 @@ std::string jwt_account_name(std::string_view account_identifier) {
     } else {
         account = account.substr(0, account.find('-'));
     }
-    std::string out(account);
-    for (char& c : out) {
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-    return out;
+    return ascii_upper(account);
 }
 
 std::string make_snowflake_jwt(const RsaPrivateKey& key, std::string_view account,
                                std::string_view user, std::int64_t now_seconds,
                                std::int64_t lifetime_seconds) {
-    std::string upper_user(user);
-    for (char& c : upper_user) {
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-    const std::string subject = fmt::format("{}.{}", jwt_account_name(account), upper_user);
+    const std::string subject = fmt::format("{}.{}", jwt_account_name(account), ascii_upper(user));
     nlohmann::ordered_json claims;
     claims["iss"] = fmt::format("{}.{}", subject, key.public_key_fingerprint());
     claims["sub"] = subject;

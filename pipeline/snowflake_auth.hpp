@@ -31,8 +31,6 @@ public:
     /// "SHA256:" + base64 of SHA-256 over the DER SubjectPublicKeyInfo (what
     /// Snowflake shows as RSA_PUBLIC_KEY_FP).
     std::string public_key_fingerprint() const;
-    /// The public key as PEM (SubjectPublicKeyInfo), e.g. for ALTER USER.
-    std::string public_key_pem() const;
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `data`; throws Error(config) on failure.
     std::string sign_rs256(std::string_view data) const;
 

@@ -7,20 +7,13 @@
 #include <cctype>
 
 #include "pipeline/sql_identifier.hpp"
+#include "pipeline/unicode.hpp"
 
 namespace pipeline {
 
 namespace {
 
 constexpr std::string_view scheme = "snowflake://";
-
-std::string upper(std::string_view text) {
-    std::string out(text);
-    for (char& c : out) {
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-    return out;
-}
 
 bool account_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
@@ -40,7 +33,7 @@ std::string identifier(std::string_view text, std::string_view what,
             what, text));
         return {};
     }
-    return upper(text);
+    return ascii_upper(text);
 }
 
 }  // namespace
@@ -48,10 +41,7 @@ std::string identifier(std::string_view text, std::string_view what,
 std::optional<SnowflakeTarget> parse_snowflake_url(std::string_view url,
                                                    std::vector<std::string>& problems) {
     const std::size_t before = problems.size();
-    std::string lowered(url.substr(0, std::min(url.size(), scheme.size())));
-    std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (lowered != scheme) {
+    if (ascii_lower(url.substr(0, std::min(url.size(), scheme.size()))) != scheme) {
         problems.emplace_back("must start with snowflake://");
         return std::nullopt;
     }
@@ -128,10 +118,7 @@ std::optional<SnowflakeTarget> parse_snowflake_url(std::string_view url,
 }
 
 std::string default_snowflake_api_url(const SnowflakeTarget& target) {
-    std::string host = target.account;
-    std::transform(host.begin(), host.end(), host.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return fmt::format("https://{}.snowflakecomputing.com", host);
+    return fmt::format("https://{}.snowflakecomputing.com", ascii_lower(target.account));
 }
 
 std::optional<std::string> check_snowflake_api_url(std::string_view url) {

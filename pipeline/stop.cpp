@@ -20,8 +20,4 @@ bool stop_requested() noexcept {
     return stop_flag.load(std::memory_order_relaxed);
 }
 
-void clear_stop_request() noexcept {
-    stop_flag.store(false, std::memory_order_relaxed);
-}
-
 }  // namespace pipeline

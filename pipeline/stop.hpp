@@ -10,7 +10,4 @@ void request_stop() noexcept;
 /// True once request_stop() was called. Async-signal-safe.
 bool stop_requested() noexcept;
 
-/// Forgets a request (for tests that run several pipelines in one process).
-void clear_stop_request() noexcept;
-
 }  // namespace pipeline

@@ -17,4 +17,9 @@ std::string_view trim_unicode(std::string_view text) noexcept;
 /// plus U+0130 -> "i\u0307". Invalid UTF-8 bytes are copied unchanged.
 std::string lower_unicode(std::string_view text);
 
+/// ASCII-only case mapping (A-Z <-> a-z); other bytes pass through. For
+/// identifiers, URL schemes and keywords, not for data.
+std::string ascii_lower(std::string_view text);
+std::string ascii_upper(std::string_view text);
+
 }  // namespace pipeline

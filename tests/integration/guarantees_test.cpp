@@ -10,11 +10,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <thread>
+#include <sstream>
 
 #include "pipeline/checkpoint.hpp"
 #include "pipeline/extractor.hpp"
-#include "pipeline/logging.hpp"
 #include "pipeline/run.hpp"
 #include "pipeline/run_lock.hpp"
 #include "tests/support/pipeline_fixture.hpp"
