@@ -30,6 +30,9 @@ std::optional<pipeline::Config> load_config(const CommonOptions& options, ExitCo
     }
     pipeline::ConfigResult result =
         pipeline::parse_config(pipeline::environment_snapshot(), file_text);
+    if (result.config) {
+        result.problems = pipeline::load_config_files(*result.config);
+    }
     if (!result.problems.empty()) {
         fmt::print(stderr, "configuration error ({} problem{}); nothing was done:\n{}",
                    result.problems.size(), result.problems.size() == 1 ? "" : "s",

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <memory>
 
+#include "pipeline/atomic_file.hpp"
 #include "pipeline/unicode.hpp"
 
 extern char** environ;  // NOLINT: POSIX process environment
@@ -32,18 +33,8 @@ ConninfoPtr parse_conninfo(const std::string& text) {
     return options;
 }
 
-std::string_view trim_ascii(std::string_view text) {
-    while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r')) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
 // Every key this build understands (without the prefix).
-constexpr std::array<std::string_view, 25> known_keys = {"PIPELINE_NAME",
+constexpr std::array<std::string_view, 28> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_DB_URL",
                                                          "SOURCE_SCHEMA",
                                                          "SOURCE_TABLE",
@@ -67,7 +58,10 @@ constexpr std::array<std::string_view, 25> known_keys = {"PIPELINE_NAME",
                                                          "SNOWFLAKE_PRIVATE_KEY_FILE",
                                                          "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
                                                          "SNOWFLAKE_API_URL",
-                                                         "SNOWFLAKE_CA_BUNDLE"};
+                                                         "SNOWFLAKE_CA_BUNDLE",
+                                                         "SNOWFLAKE_SUSPEND_WAREHOUSE",
+                                                         "SNOWFLAKE_MAX_REQUEST_BYTES",
+                                                         "SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS"};
 
 // Collects values and problems while the Config is assembled.
 class Collector {
@@ -135,10 +129,10 @@ public:
         return parsed;
     }
 
-    std::optional<bool> boolean(std::string_view key) {
+    std::optional<bool> boolean(std::string_view key, bool fallback = false) {
         auto value = get(key);
-        if (!value) {
-            return false;
+        if (!value || trim_ascii(*value).empty()) {
+            return fallback;
         }
         const std::string lowered = ascii_lower(trim_ascii(*value));
         if (lowered == "1" || lowered == "true" || lowered == "yes" || lowered == "on") {
@@ -270,7 +264,7 @@ std::optional<DestinationKind> check_dest_url(Collector& c, const std::string& u
 }
 
 // The SNOWFLAKE_* settings of a snowflake:// destination (pure: the key file
-// is read later, before any work, by load_snowflake_key).
+// is read later, before any work, by load_config_files).
 std::optional<SnowflakeDestination> snowflake_settings(Collector& c, const std::string& url) {
     std::vector<std::string> url_problems;
     auto target = parse_snowflake_url(url, url_problems);
@@ -299,13 +293,17 @@ std::optional<SnowflakeDestination> snowflake_settings(Collector& c, const std::
     if (auto ca = c.get("SNOWFLAKE_CA_BUNDLE"); ca && !trim_ascii(*ca).empty()) {
         sf.ca_bundle = std::string(trim_ascii(*ca));
     }
-    c.problem("DEST_DB_URL",
-              "snowflake:// destinations are not supported by this build yet (the SQL API "
-              "loader is in progress); use a postgresql:// warehouse");
-    if (!target || !key_file) {
+    auto suspend = c.boolean("SNOWFLAKE_SUSPEND_WAREHOUSE", true);
+    auto max_bytes =
+        c.integer("SNOWFLAKE_MAX_REQUEST_BYTES", 4 * 1024 * 1024, 64 * 1024, 16 * 1024 * 1024);
+    auto timeout = c.integer("SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS", 3600, 10, 86400);
+    if (!target || !key_file || !suspend || !max_bytes || !timeout) {
         return std::nullopt;
     }
     sf.target = std::move(*target);
+    sf.suspend_warehouse = *suspend;
+    sf.max_request_bytes = *max_bytes;
+    sf.statement_timeout_seconds = *timeout;
     return sf;
 }
 
@@ -376,7 +374,6 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
         config.destination.url = Secret(*url);
         if (dest_kind == DestinationKind::snowflake) {
             config.destination.snowflake = snowflake_settings(c, *url);
-            dest_kind.reset();  // until the loader lands, see below
         }
     }
     auto dest_schema = c.identifier("DEST_SCHEMA", "silver");
@@ -459,6 +456,42 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     config.environment = *environment;
     result.config = std::move(config);
     return result;
+}
+
+std::vector<ConfigProblem> load_config_files(Config& config) {
+    std::vector<ConfigProblem> problems;
+    if (!config.destination.snowflake) {
+        return problems;
+    }
+    SnowflakeDestination& sf = *config.destination.snowflake;
+    const auto name = [](std::string_view key) {
+        return std::string(env_prefix) + std::string(key);
+    };
+    if (sf.ca_bundle && !read_file_if_exists(*sf.ca_bundle)) {
+        problems.push_back({name("SNOWFLAKE_CA_BUNDLE"),
+                            fmt::format("{} does not exist", sf.ca_bundle->string())});
+    }
+    std::optional<std::string> pem;
+    try {
+        pem = read_file_if_exists(sf.private_key_file);
+    } catch (const std::exception& e) {
+        problems.push_back({name("SNOWFLAKE_PRIVATE_KEY_FILE"), e.what()});
+        return problems;
+    }
+    if (!pem) {
+        problems.push_back({name("SNOWFLAKE_PRIVATE_KEY_FILE"),
+                            fmt::format("{} does not exist", sf.private_key_file.string())});
+        return problems;
+    }
+    std::string why;
+    sf.private_key = RsaPrivateKey::from_pem(*pem, sf.private_key_passphrase, why);
+    if (!sf.private_key) {
+        const bool about_passphrase = why.find("passphrase") != std::string::npos;
+        problems.push_back({name(about_passphrase ? "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"
+                                                  : "SNOWFLAKE_PRIVATE_KEY_FILE"),
+                            fmt::format("{}: {}", sf.private_key_file.string(), why)});
+    }
+    return problems;
 }
 
 EnvMap environment_snapshot() {

@@ -12,6 +12,7 @@
 #include "pipeline/fail_point.hpp"
 #include "pipeline/retry.hpp"
 #include "pipeline/secret.hpp"
+#include "pipeline/snowflake_auth.hpp"
 #include "pipeline/snowflake_config.hpp"
 #include "pipeline/sql_identifier.hpp"
 #include "pipeline/timestamp.hpp"
@@ -35,7 +36,11 @@ struct SnowflakeDestination {
     std::filesystem::path private_key_file;
     Secret private_key_passphrase;  ///< empty for an unencrypted key
     std::string api_url;            ///< default https://<account>.snowflakecomputing.com
-    std::optional<std::filesystem::path> ca_bundle;  ///< extra trust for TLS (proxies, tests)
+    std::optional<std::filesystem::path> ca_bundle;  ///< trusted CAs for TLS (proxies, tests)
+    bool suspend_warehouse = true;                   ///< suspend at the end if this run resumed it
+    int max_request_bytes = 4 * 1024 * 1024;         ///< cap on one SQL API request body
+    int statement_timeout_seconds = 3600;
+    std::optional<RsaPrivateKey> private_key;  ///< set by load_config_files
 };
 
 /// Where rows are loaded.
@@ -87,6 +92,12 @@ struct ConfigResult {
 /// values win over the file. Pure: no I/O, no clock. Every problem is
 /// collected, none stops the scan.
 ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> file_text);
+
+/// Reads the files a valid configuration names (the Snowflake private key,
+/// which must parse and decrypt, and the CA bundle, which must exist) and
+/// keeps the key in `config`. Returns one problem per mistake, named like
+/// parse_config's. Called before any work.
+std::vector<ConfigProblem> load_config_files(Config& config);
 
 /// The process environment (the only place the environment is read).
 EnvMap environment_snapshot();

@@ -17,17 +17,6 @@ std::optional<std::string> opt_ts(const std::optional<Timestamp>& ts) {
 
 }  // namespace
 
-std::unique_ptr<Warehouse> make_warehouse(const DestinationConfig& destination,
-                                          const std::string& application_name) {
-    switch (destination.kind) {
-        case DestinationKind::postgres:
-            return std::make_unique<PostgresWarehouse>(destination, application_name);
-        case DestinationKind::snowflake:
-            break;
-    }
-    throw Error(ErrorKind::config, "snowflake destinations are not supported by this build");
-}
-
 PostgresWarehouse::PostgresWarehouse(const DestinationConfig& destination,
                                      std::string application_name)
     : destination_(destination), application_name_(std::move(application_name)) {

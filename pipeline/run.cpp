@@ -2,6 +2,7 @@
 #include "pipeline/run.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <random>
@@ -110,6 +111,56 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
     return window;
 }
 
+// "host:port/db" of a PostgreSQL warehouse, "snowflake ACCOUNT/DB/SCHEMA (warehouse WH)" otherwise.
+std::string describe_destination(const DestinationConfig& destination) {
+    if (destination.snowflake) {
+        const SnowflakeTarget& t = destination.snowflake->target;
+        return fmt::format("snowflake {}/{}/{} (warehouse {})", t.account, t.database, t.schema,
+                           t.warehouse);
+    }
+    return describe_pg_target(destination.url);
+}
+
+/// The run lock: a PostgreSQL advisory lock on a PostgreSQL warehouse; for
+/// Snowflake, which has none, an flock on a file beside the checkpoint.
+struct HeldLock {
+    std::optional<RunLock> advisory;
+    std::optional<FileRunLock> file;
+
+    void ensure_held() {
+        if (advisory) {
+            advisory->ensure_held();
+        }
+    }
+};
+
+HeldLock try_lock(const Config& config, const std::string& application_name, std::string& holder) {
+    HeldLock lock;
+    if (config.destination.kind == DestinationKind::snowflake) {
+        lock.file =
+            FileRunLock::try_acquire(config.checkpoint_dir / (config.pipeline_name + ".lock"),
+                                     fmt::format("{} pid {} since {}", application_name, ::getpid(),
+                                                 format_timestamp(now_utc())),
+                                     holder);
+    } else {
+        lock.advisory = RunLock::try_acquire(config.destination.url, config.pipeline_name,
+                                             application_name, holder);
+    }
+    return lock;
+}
+
+/// Calls Warehouse::end_run on every way out of the run.
+class EndRunGuard {
+public:
+    explicit EndRunGuard(Warehouse& warehouse) : warehouse_(warehouse) {}
+    EndRunGuard(const EndRunGuard&) = delete;
+    EndRunGuard& operator=(const EndRunGuard&) = delete;
+    ~EndRunGuard() { warehouse_.end_run(); }
+
+private:
+    Warehouse& warehouse_;
+};
+
 struct BatchTimings {
     double extract = 0;
     double validate_transform = 0;
@@ -148,7 +199,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                              {"mode", to_string(summary.mode)},
                              {"run_date", format_date(record.run_date)},
                              {"source", describe_pg_target(config.source_url)},
-                             {"destination", describe_pg_target(config.destination.url)},
+                             {"destination", describe_destination(config.destination)},
                              {"batch_size", config.batch_size}});
 
     Retrier retrier(config.retry);
@@ -159,15 +210,14 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             "killed on purpose",
             {{"event", "fail_points_armed"}});
     }
-    auto warehouse = retrier.run("connect to the destination", [&] {
-        return make_warehouse(config.destination, application_name);
-    });
+    const WarehouseSession session{application_name, config.pipeline_name, summary.run_id,
+                                   config.retry};
+    auto warehouse = retrier.run("connect to the destination",
+                                 [&] { return make_warehouse(config.destination, session); });
     std::string holder;
-    auto lock = retrier.run("take the run lock", [&] {
-        return RunLock::try_acquire(config.destination.url, config.pipeline_name, application_name,
-                                    holder);
-    });
-    if (!lock) {
+    HeldLock lock = retrier.run("take the run lock",
+                                [&] { return try_lock(config, application_name, holder); });
+    if (!lock.advisory && !lock.file) {
         record.status = RunStatus::skipped;
         record.finished_at = now_utc();
         record.duration_seconds = seconds_since(steady_start);
@@ -183,6 +233,8 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                         config.pipeline_name, holder));
     }
     log_debug("run lock acquired", {{"event", "lock_acquired"}});
+    const EndRunGuard end_run(*warehouse);
+    retrier.run("start the warehouse", [&] { warehouse->begin_run(); });
 
     retrier.run("create the destination tables", [&] { warehouse->ensure_schema(); });
     retrier.run("drop stale staging tables", [&] { warehouse->drop_stale_staging(); });
@@ -253,7 +305,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             timings.validate_transform += seconds_since(t0);
 
             t0 = SteadyClock::now();
-            retrier.run("check the run lock", [&] { lock->ensure_held(); });
+            retrier.run("check the run lock", [&] { lock.ensure_held(); });
             const BatchContext context{batch_number, &fail_points};
             const MergeCounts merged =
                 retrier.run("load a batch", [&] { return warehouse->load_batch(valid, context); });
@@ -309,7 +361,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         if (summary.mode == RunMode::incremental) {
             if (counts.rows_extracted > 0) {
                 // Never move the checkpoint without holding the lock.
-                retrier.run("check the run lock", [&] { lock->ensure_held(); });
+                retrier.run("check the run lock", [&] { lock.ensure_held(); });
                 checkpoints.save(summary.window_until, now_utc(),
                                  [&] { fail_points.hit(FailSite::checkpoint_before_rename); });
                 summary.checkpoint_saved = summary.window_until;

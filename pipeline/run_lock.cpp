@@ -1,10 +1,16 @@
 // pipeline/run_lock.cpp: pg_try_advisory_lock, the holder lookup, and re-taking a lost lock.
 #include "pipeline/run_lock.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
+#include "pipeline/atomic_file.hpp"
 #include "pipeline/logging.hpp"
 
 namespace pipeline {
@@ -69,6 +75,45 @@ void RunLock::ensure_held() {
                                 key_.pipeline, holder));
     }
     log_info("run lock taken again", {{"event", "lock_reacquired"}});
+}
+
+std::optional<FileRunLock> FileRunLock::try_acquire(const std::filesystem::path& file,
+                                                    const std::string& description,
+                                                    std::string& holder) {
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        throw Error(ErrorKind::io, fmt::format("cannot open the run lock file {}: {}",
+                                               file.string(), std::strerror(errno)));
+    }
+    FileRunLock lock(fd);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int err = errno;
+        if (err != EWOULDBLOCK) {
+            throw Error(ErrorKind::io, fmt::format("cannot lock the run lock file {}: {}",
+                                                   file.string(), std::strerror(err)));
+        }
+        auto text = read_file_if_exists(file);
+        holder =
+            text && !text->empty() ? *text : "another process (lock file " + file.string() + ")";
+        while (!holder.empty() && holder.back() == '\n') {
+            holder.pop_back();
+        }
+        return std::nullopt;
+    }
+    // Who holds it, for the next run that finds it taken (best effort).
+    const std::string line = description + "\n";
+    if (::ftruncate(fd, 0) == 0) {
+        [[maybe_unused]] const ssize_t written = ::pwrite(fd, line.data(), line.size(), 0);
+    }
+    return lock;
+}
+
+FileRunLock::~FileRunLock() {
+    if (fd_ >= 0) {
+        ::close(fd_);  // releases the flock
+    }
 }
 
 }  // namespace pipeline

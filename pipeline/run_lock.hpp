@@ -1,8 +1,10 @@
 // pipeline/run_lock.hpp: one run at a time per pipeline, via a PostgreSQL advisory lock (spec §1).
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "pipeline/pg_connection.hpp"
 
@@ -45,6 +47,33 @@ private:
 
     std::optional<PgConnection> conn_;
     Key key_;
+};
+
+/// An exclusive flock(2) on a file, for destinations without advisory locks
+/// (Snowflake). The file sits beside the checkpoint it protects; the kernel
+/// releases the lock when the process dies, so a crashed run never leaves a
+/// stale lock. The holder's description is written into the file.
+class FileRunLock {
+public:
+    /// Tries once, without waiting. nullopt with `holder` (the other run's
+    /// description from the file) when another process holds it. Throws
+    /// Error(io) when the file cannot be created.
+    static std::optional<FileRunLock> try_acquire(const std::filesystem::path& file,
+                                                  const std::string& description,
+                                                  std::string& holder);
+
+    FileRunLock(FileRunLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    FileRunLock& operator=(FileRunLock&& other) noexcept {
+        std::swap(fd_, other.fd_);
+        return *this;
+    }
+    FileRunLock(const FileRunLock&) = delete;
+    FileRunLock& operator=(const FileRunLock&) = delete;
+    ~FileRunLock();
+
+private:
+    explicit FileRunLock(int fd) : fd_(fd) {}
+    int fd_ = -1;
 };
 
 /// The advisory lock's first key ("OP"); the second is hashtext(pipeline name).

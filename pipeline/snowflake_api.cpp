@@ -77,10 +77,17 @@ std::string statement_request_body(const StatementRequest& request) {
         nlohmann::ordered_json bindings = nlohmann::ordered_json::object();
         for (std::size_t i = 0; i < request.bindings.size(); ++i) {
             const SnowflakeBinding& binding = request.bindings[i];
+            const auto json_of = [](const std::optional<std::string>& value) {
+                return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+            };
             nlohmann::ordered_json values = nlohmann::ordered_json::array();
-            for (const auto& value : binding.values) {
-                values.push_back(value ? nlohmann::ordered_json(*value)
-                                       : nlohmann::ordered_json(nullptr));
+            if (binding.scalar) {
+                values = binding.values.empty() ? nlohmann::ordered_json(nullptr)
+                                                : json_of(binding.values.front());
+            } else {
+                for (const auto& value : binding.values) {
+                    values.push_back(json_of(value));
+                }
             }
             bindings[std::to_string(i + 1)] = {{"type", binding.type}, {"value", values}};
         }
@@ -94,6 +101,13 @@ std::string statement_request_body(const StatementRequest& request) {
     body["parameters"] = std::move(parameters);
     // Invalid UTF-8 cannot come from a UTF-8 source database; replace defensively.
     return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string snowflake_timestamp(Timestamp ts) {
+    std::string text = format_timestamp(ts);  // YYYY-MM-DDTHH:MM:SS.ffffffZ
+    text[10] = ' ';
+    text.pop_back();
+    return text + " +00:00";
 }
 
 std::vector<SnowflakeBinding> order_row_bindings(std::span<const OrderRow> rows) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pipeline/order_row.hpp"
+#include "pipeline/timestamp.hpp"
 
 namespace pipeline {
 
@@ -17,6 +18,9 @@ namespace pipeline {
 struct SnowflakeBinding {
     std::string type;  ///< FIXED, TEXT, BOOLEAN, ...
     std::vector<std::optional<std::string>> values;
+    /// Sends values[0] as a plain value instead of an array (array bindings
+    /// are only documented for INSERT; other statements bind scalars).
+    bool scalar = false;
 };
 
 /// A `POST /api/v2/statements` body.
@@ -39,6 +43,10 @@ std::string statement_request_body(const StatementRequest& request);
 /// for `rows`: integers FIXED, has_promo BOOLEAN, everything else TEXT
 /// (decimals as digits, dates YYYY-MM-DD, timestamps `YYYY-MM-DD HH:MM:SS.ffffff +00:00`). Pure.
 std::vector<SnowflakeBinding> order_row_bindings(std::span<const OrderRow> rows);
+
+/// "YYYY-MM-DD HH:MM:SS.ffffff +00:00": a TEXT binding value that Snowflake
+/// reads unambiguously into TIMESTAMP_TZ. Pure.
+std::string snowflake_timestamp(Timestamp ts);
 
 /// Splits `rows` into consecutive chunks whose request body (bindings
 /// included) stays under `max_body_bytes`; a chunk holds at least one row. Pure.

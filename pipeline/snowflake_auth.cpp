@@ -186,4 +186,9 @@ const Secret& JwtSource::token(std::int64_t now_seconds) {
     return token_;
 }
 
+std::string JwtSource::identity() const {
+    return fmt::format("{}.{}, key {}", jwt_account_name(account_), ascii_upper(user_),
+                       key_.public_key_fingerprint());
+}
+
 }  // namespace pipeline

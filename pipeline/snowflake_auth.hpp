@@ -65,6 +65,8 @@ public:
     const Secret& token(std::int64_t now_seconds);
     /// Forces a new token at the next token() (after a 401).
     void invalidate() noexcept { issued_at_.reset(); }
+    /// "ACCOUNT.USER, key SHA256:..." as the claims name them, for error messages.
+    std::string identity() const;
 
     static constexpr std::int64_t lifetime_seconds = 59 * 60;
     static constexpr std::int64_t renew_after_seconds = 54 * 60;

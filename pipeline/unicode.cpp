@@ -196,4 +196,14 @@ std::string ascii_upper(std::string_view text) {
     return out;
 }
 
+std::string_view trim_ascii(std::string_view text) noexcept {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t' || text.front() == '\r')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+        text.remove_suffix(1);
+    }
+    return text;
+}
+
 }  // namespace pipeline

@@ -22,4 +22,7 @@ std::string lower_unicode(std::string_view text);
 std::string ascii_lower(std::string_view text);
 std::string ascii_upper(std::string_view text);
 
+/// `text` without leading and trailing spaces, tabs and carriage returns.
+std::string_view trim_ascii(std::string_view text) noexcept;
+
 }  // namespace pipeline

@@ -9,6 +9,7 @@
 #include "pipeline/config.hpp"
 #include "pipeline/fail_point.hpp"
 #include "pipeline/order_row.hpp"
+#include "pipeline/retry.hpp"
 #include "pipeline/run_record.hpp"
 
 namespace pipeline {
@@ -36,6 +37,14 @@ class Warehouse {
 public:
     virtual ~Warehouse() = default;
 
+    /// Called once after the run lock is taken, before any other call
+    /// (Snowflake: resume the warehouse if it is suspended).
+    virtual void begin_run() {}
+    /// Called once on every exit path after the last run record (Snowflake:
+    /// drop this run's staging table, suspend the warehouse if begin_run
+    /// resumed it). Never throws; problems are logged.
+    virtual void end_run() noexcept {}
+
     /// Idempotent DDL: the target table and the run-record table.
     virtual void ensure_schema() = 0;
     /// Removes staging tables left behind by crashed runs.
@@ -51,9 +60,16 @@ public:
     virtual void upsert_run_record(const RunRecord& record) = 0;
 };
 
-/// The backend for `destination.kind`, connected. `application_name` labels
-/// its sessions.
+/// Who is loading: labels sessions and statements, names staging tables.
+struct WarehouseSession {
+    std::string application_name;  ///< "orders-pipeline <pipeline> <run id>"
+    std::string pipeline_name;
+    std::string run_id;
+    RetryPolicy retry;  ///< for the Snowflake client's own resubmissions
+};
+
+/// The backend for `destination.kind`, connected (PostgreSQL) or ready (Snowflake).
 std::unique_ptr<Warehouse> make_warehouse(const DestinationConfig& destination,
-                                          const std::string& application_name);
+                                          const WarehouseSession& session);
 
 }  // namespace pipeline

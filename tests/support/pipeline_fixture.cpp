@@ -78,8 +78,13 @@ ProcessResult PipelineFixture::run_cli(const std::vector<std::string>& args,
 }
 
 std::vector<std::string> PipelineFixture::loaded(std::string_view where) const {
-    return wh_.rows(fmt::format("SELECT {} FROM silver.orders WHERE {} ORDER BY order_id",
-                                compared_columns, where));
+    return loaded_in(wh_, where);
+}
+
+std::vector<std::string> PipelineFixture::loaded_in(const TestDatabase& warehouse,
+                                                    std::string_view where) {
+    return warehouse.rows(fmt::format("SELECT {} FROM silver.orders WHERE {} ORDER BY order_id",
+                                      compared_columns, where));
 }
 
 std::vector<std::string> PipelineFixture::expected(std::string_view where) const {

@@ -38,6 +38,9 @@ protected:
 
     /// The warehouse rows (24 columns, all but ingested_at), by order_id.
     std::vector<std::string> loaded(std::string_view where = "true") const;
+    /// The same rows from another warehouse database.
+    static std::vector<std::string> loaded_in(const TestDatabase& warehouse,
+                                              std::string_view where = "true");
     /// What the spec says the warehouse must hold for the current source.
     std::vector<std::string> expected(std::string_view where = "true") const;
     /// The same, for another source database seeded with seed_source().

@@ -159,7 +159,7 @@ TempDir::~TempDir() {
 }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& args,
-                           const std::map<std::string, std::string>& env)
+                           const std::map<std::string, std::string>& env, std::string program)
     : out_path_(io_.path() / "out"), err_path_(io_.path() / "err") {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -168,7 +168,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args,
                                      0600);
     posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
                                      0600);
-    std::vector<std::string> argv_storage = {ORDERS_PIPELINE_BINARY};
+    std::vector<std::string> argv_storage = {program.empty() ? ORDERS_PIPELINE_BINARY : program};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& a : argv_storage) {

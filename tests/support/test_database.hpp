@@ -90,9 +90,10 @@ struct ProcessResult {
 /// The destructor kills it (SIGKILL) if it was not waited for.
 class ChildProcess {
 public:
-    /// Starts the binary with `args` and exactly `env` as its environment.
+    /// Starts `program` (default: the orders-pipeline binary) with `args`
+    /// and exactly `env` as its environment.
     ChildProcess(const std::vector<std::string>& args,
-                 const std::map<std::string, std::string>& env);
+                 const std::map<std::string, std::string>& env, std::string program = {});
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;
     ~ChildProcess();

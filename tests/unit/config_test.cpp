@@ -115,15 +115,6 @@ TEST(ConfigTest, PrimaryGuard) {
     EXPECT_TRUE(parse_config(env, std::nullopt).config);
 }
 
-TEST(ConfigTest, SnowflakeNotYetSupportedIsAConfigError) {
-    EnvMap env = minimal();
-    env["ORDERS_PIPELINE_DEST_DB_URL"] = "snowflake://U@ACCT/DB/SCHEMA?warehouse=WH";
-    auto result = parse_config(env, std::nullopt);
-    EXPECT_FALSE(result.config);
-    EXPECT_NE(problem_for(result, "ORDERS_PIPELINE_DEST_DB_URL").find("snowflake"),
-              std::string::npos);
-}
-
 TEST(ConfigTest, PasswordsNeverAppearInProblems) {
     EnvMap env = {
         {"ORDERS_PIPELINE_SOURCE_DB_URL", "host=replica password=s3cretpw port=notaport x"},

@@ -78,4 +78,71 @@ TEST(SnowflakeUrlTest, ConfigNamesSnowflakeProblemsWithTheirVariables) {
     EXPECT_EQ(all.find("s3cret-pass"), std::string::npos);
 }
 
+pipeline::EnvMap snowflake_env(const std::string& key_file) {
+    return {{"ORDERS_PIPELINE_SOURCE_DB_URL", "postgresql://r@replica/shop"},
+            {"ORDERS_PIPELINE_DEST_DB_URL",
+             "snowflake://pipeline_user@myorg-acct/analytics/silver?warehouse=load_wh"},
+            {"ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_FILE", key_file}};
+}
+
+std::string data(const char* name) {
+    return std::string(ORDERS_PIPELINE_UNIT_DATA_DIR) + "/" + name;
+}
+
+TEST(SnowflakeUrlTest, ValidSnowflakeConfigLoadsItsKeyAndDefaults) {
+    auto result = pipeline::parse_config(snowflake_env(data("test_rsa_key.p8")), std::nullopt);
+    ASSERT_TRUE(result.config) << pipeline::format_problems(result.problems);
+    EXPECT_EQ(result.config->destination.kind, pipeline::DestinationKind::snowflake);
+    const auto& sf = *result.config->destination.snowflake;
+    EXPECT_EQ(sf.api_url, "https://myorg-acct.snowflakecomputing.com");
+    EXPECT_TRUE(sf.suspend_warehouse);
+    EXPECT_EQ(sf.max_request_bytes, 4 * 1024 * 1024);
+    EXPECT_EQ(sf.statement_timeout_seconds, 3600);
+    EXPECT_FALSE(sf.private_key);  // parse_config does no I/O
+    EXPECT_TRUE(pipeline::load_config_files(*result.config).empty());
+    ASSERT_TRUE(result.config->destination.snowflake->private_key);
+    EXPECT_EQ(result.config->destination.snowflake->private_key->public_key_fingerprint(),
+              "SHA256:vYasnFgJp3AZQ3AerDxsgCvJrrdH7J247SjAHdd9yoE=");
+}
+
+TEST(SnowflakeUrlTest, KeyFileMistakesAreNamedBeforeAnyWork) {
+    const auto problem_of = [](pipeline::EnvMap env) {
+        auto result = pipeline::parse_config(env, std::nullopt);
+        EXPECT_TRUE(result.config) << pipeline::format_problems(result.problems);
+        return result.config
+                   ? pipeline::format_problems(pipeline::load_config_files(*result.config))
+                   : std::string();
+    };
+    EXPECT_NE(problem_of(snowflake_env("/nonexistent/key.p8"))
+                  .find("ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_FILE /nonexistent/key.p8 does not "
+                        "exist"),
+              std::string::npos);
+    auto encrypted = snowflake_env(data("test_rsa_key_encrypted.p8"));
+    EXPECT_NE(problem_of(encrypted).find("ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"),
+              std::string::npos);
+    encrypted["ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"] = "wrong-horse";
+    const std::string wrong = problem_of(encrypted);
+    EXPECT_NE(wrong.find("ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"), std::string::npos)
+        << wrong;
+    EXPECT_EQ(wrong.find("wrong-horse"), std::string::npos);
+    encrypted["ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"] = "correct-horse";
+    EXPECT_EQ(problem_of(encrypted), "");
+    EXPECT_NE(problem_of(snowflake_env(data("test_rsa_key.pub")))
+                  .find("ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_FILE"),
+              std::string::npos);
+    auto bundle = snowflake_env(data("test_rsa_key.p8"));
+    bundle["ORDERS_PIPELINE_SNOWFLAKE_CA_BUNDLE"] = "/nonexistent/ca.pem";
+    EXPECT_NE(problem_of(bundle).find("ORDERS_PIPELINE_SNOWFLAKE_CA_BUNDLE"), std::string::npos);
+}
+
+TEST(SnowflakeUrlTest, SnowflakeSettingsAreRangeChecked) {
+    auto env = snowflake_env(data("test_rsa_key.p8"));
+    env["ORDERS_PIPELINE_SNOWFLAKE_SUSPEND_WAREHOUSE"] = "maybe";
+    env["ORDERS_PIPELINE_SNOWFLAKE_MAX_REQUEST_BYTES"] = "1000";
+    env["ORDERS_PIPELINE_SNOWFLAKE_STATEMENT_TIMEOUT_SECONDS"] = "0";
+    auto result = pipeline::parse_config(env, std::nullopt);
+    EXPECT_FALSE(result.config);
+    EXPECT_EQ(result.problems.size(), 3U) << pipeline::format_problems(result.problems);
+}
+
 }  // namespace
