@@ -18,7 +18,7 @@ RUN cmake --preset release && cmake --build --preset release \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libpq5 libssl3 libfmt9 libspdlog1.10 ca-certificates \
+        libpq5 libssl3 libcurl4 libfmt9 libspdlog1.10 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin pipeline \
     && mkdir -p /data/checkpoints /data/dlq \

@@ -22,7 +22,9 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
         "destination batch by batch, then advances the checkpoint to the source's now().\n"
         "With --date D: backfills the UTC day D through the same path; the checkpoint is\n"
         "neither read nor moved.\n"
-        "Configuration comes from ORDERS_PIPELINE_* variables (see README).\n"
+        "Configuration comes from ORDERS_PIPELINE_* variables (see README). The destination is\n"
+        "postgresql://... or snowflake://USER@ACCOUNT/DATABASE/SCHEMA?warehouse=WH&role=R with\n"
+        "a key pair (ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_FILE).\n"
         "Exit codes: 0 success, 1 run failed, 2 usage, 3 configuration, 4 another run holds\n"
         "the lock, 5 cancelled.");
     run->add_option("--date", options.date,

@@ -5,6 +5,7 @@
 // request; these tests compare what lands there with what the PostgreSQL
 // destination loads from the same source.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <map>
@@ -308,6 +309,56 @@ TEST_F(SnowflakeTest, StagingLeftByCrashedRunsIsDroppedReadingEveryResultPartiti
         partition_gets += line.value("query", "").find("partition=") != std::string::npos ? 1 : 0;
     }
     EXPECT_GE(partition_gets, 2) << "the SHOW TABLES result was not read past its first partition";
+}
+
+TEST_F(SnowflakeTest, SecondRunIsSkippedWhileTheFirstHoldsTheLock) {
+    const test::SnowflakeEmulator emulator(sf_, {.warehouse_state = "STARTED"});
+    // Run A pauses inside batch 1 holding the lock (an flock beside the checkpoint).
+    test::ChildProcess a({"run"}, process_env(sf_env(emulator, {{"ORDERS_PIPELINE_FAIL_POINT",
+                                                                 "after_stage:1=sleep:4000"}})));
+    ASSERT_TRUE(a.wait_for_err("\"event\":\"fail_point\"", std::chrono::seconds(30)));
+    const auto b = run_sf(emulator);
+    const auto& a_result = a.wait();
+    EXPECT_EQ(a_result.exit_code, 0) << a_result.err;
+    EXPECT_EQ(b.exit_code, 4) << b.err;
+    const auto at = a_result.err.find("\"run_id\":\"");
+    ASSERT_NE(at, std::string::npos);
+    const std::string a_run_id = a_result.err.substr(at + 10, 25);
+    EXPECT_NE(b.err.find("orders-pipeline orders_sf " + a_run_id), std::string::npos)
+        << "B names A's run: " << b.err;
+    EXPECT_EQ(sf_.rows("SELECT status FROM monitoring.pipeline_runs ORDER BY status"),
+              (std::vector<std::string>{"skipped", "success"}));
+    EXPECT_EQ(sf_loaded(), expected());
+    EXPECT_TRUE(executed_twice(emulator.log()).empty());
+}
+
+TEST_F(SnowflakeTest, EncryptedKeyWorksAndNoKeyMaterialReachesOutputOrRecords) {
+    const test::SnowflakeEmulator emulator(sf_, {.warehouse_state = "STARTED"});
+    const std::string passphrase = "correct-horse";
+    const auto key_file =
+        std::filesystem::path(ORDERS_PIPELINE_UNIT_DATA_DIR) / "test_rsa_key_encrypted.p8";
+    const auto sf =
+        run_sf(emulator, {{"ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_FILE", key_file.string()},
+                          {"ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", passphrase},
+                          {"ORDERS_PIPELINE_FAIL_POINT", "after_merge:3=error"}});
+    EXPECT_EQ(sf.exit_code, 1) << sf.err;
+    const auto wrong = run_sf(
+        emulator, {{"ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_FILE", key_file.string()},
+                   {"ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", passphrase + "-not"}});
+    EXPECT_EQ(wrong.exit_code, 3) << wrong.err;
+    EXPECT_NE(wrong.err.find("ORDERS_PIPELINE_SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"), std::string::npos)
+        << wrong.err;
+    // The key's body, the passphrase and any JWT stay out of every output and record.
+    const std::string pem = read(key_file);
+    const std::string key_line = pem.substr(pem.find('\n') + 1, 40);
+    const std::string records =
+        fmt::format("{}", fmt::join(sf_.rows("SELECT * FROM monitoring.pipeline_runs"), "\n"));
+    EXPECT_NE(records.find("failed"), std::string::npos);
+    for (const std::string& text : {sf.out, sf.err, wrong.out, wrong.err, records}) {
+        EXPECT_EQ(text.find(passphrase), std::string::npos);
+        EXPECT_EQ(text.find(key_line), std::string::npos);
+        EXPECT_EQ(text.find("eyJ"), std::string::npos);
+    }
 }
 
 }  // namespace
