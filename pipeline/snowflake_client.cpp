@@ -210,10 +210,7 @@ ResultSet SnowflakeClient::await_result(std::string_view label, const std::strin
         poll.path_and_query =
             "/api/v2/statements/" + outcome.statement_handle + "?requestId=" + request_id;
         const std::string handle = outcome.statement_handle;
-        HttpResponse response = exchange(poll);
-        if (response.status == 429) {  // queued: keep polling
-            continue;
-        }
+        HttpResponse response = exchange(poll);  // 429 (queued) is waited out in exchange()
         outcome = parse_statement_response(response.status, response.body);
         if (outcome.statement_handle.empty()) {
             outcome.statement_handle = handle;

@@ -233,6 +233,9 @@ MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
             });
         if (days_from_civil(oldest->order_date) >= days_from_civil(cutoff)) {
             prune_from = cutoff;
+            log_debug("MERGE restricted to recent order dates", {{"event", "merge_pruned"},
+                                                                 {"batch", batch.number},
+                                                                 {"cutoff", format_date(cutoff)}});
         } else {
             log_info("batch holds orders older than the MERGE lookback; merging without pruning",
                      {{"event", "merge_pruning_skipped"},

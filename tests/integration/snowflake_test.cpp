@@ -332,6 +332,24 @@ TEST_F(SnowflakeTest, SecondRunIsSkippedWhileTheFirstHoldsTheLock) {
     EXPECT_TRUE(executed_twice(emulator.log()).empty());
 }
 
+TEST_F(SnowflakeTest, MergePruningNeverDoublesARow) {
+    const test::SnowflakeEmulator emulator(sf_, {.warehouse_state = "STARTED"});
+    // The source spans 3 days: with a 1-day lookback, batches holding older orders must
+    // merge without pruning, or their updates would be inserted a second time.
+    const std::map<std::string, std::string> lookback = {
+        {"ORDERS_PIPELINE_MERGE_LOOKBACK_DAYS", "1"}, {"ORDERS_PIPELINE_LOG_LEVEL", "DEBUG"}};
+    const auto first = run_sf(emulator, lookback);
+    ASSERT_EQ(first.exit_code, 0) << first.err;
+    src_.exec(source_changes);
+    const auto second = run_sf(emulator, lookback);
+    ASSERT_EQ(second.exit_code, 0) << second.err;
+    EXPECT_EQ(sf_.scalar("SELECT count(*) - count(DISTINCT order_id) FROM silver.orders"), "0");
+    EXPECT_EQ(sf_loaded(), expected());
+    const std::string logs = first.err + second.err;
+    EXPECT_NE(logs.find("\"event\":\"merge_pruned\""), std::string::npos);
+    EXPECT_NE(logs.find("\"event\":\"merge_pruning_skipped\""), std::string::npos);
+}
+
 TEST_F(SnowflakeTest, EncryptedKeyWorksAndNoKeyMaterialReachesOutputOrRecords) {
     const test::SnowflakeEmulator emulator(sf_, {.warehouse_state = "STARTED"});
     const std::string passphrase = "correct-horse";
