@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cmd/exit_code.hpp"
+#include "cmd/ops_commands.hpp"
 #include "cmd/run_command.hpp"
 
 #ifndef ORDERS_PIPELINE_VERSION
@@ -14,7 +15,9 @@ int main(int argc, char** argv) {
         "orders-pipeline: keeps a warehouse table (silver.orders) fresh from a PostgreSQL orders\n"
         "table. Incremental extraction on updated_at, validation with a dead-letter file,\n"
         "enrichment, and an idempotent staging-table MERGE. Run `orders-pipeline run` from\n"
-        "cron every 15 minutes; `run --date YYYY-MM-DD` backfills a day.\n"
+        "cron every 15 minutes; `run --date YYYY-MM-DD` backfills a day, `backfill --from\n"
+        "--to` a range; `runs` lists run records; `checkpoint show|set|reset` manages the\n"
+        "watermark. Every command takes --config and --help.\n"
         "Exit codes: 0 success, 1 run failed, 2 usage, 3 configuration, 4 another run holds\n"
         "the lock, 5 cancelled.",
         "orders-pipeline");
@@ -23,6 +26,12 @@ int main(int argc, char** argv) {
 
     cmd::RunCommandOptions run_options;
     CLI::App* run = cmd::add_run_command(app, run_options);
+    cmd::BackfillOptions backfill_options;
+    cmd::add_backfill_command(app, backfill_options);
+    cmd::RunsOptions runs_options;
+    cmd::add_runs_command(app, runs_options);
+    cmd::CheckpointOptions checkpoint_options;
+    cmd::add_checkpoint_command(app, checkpoint_options);
 
     try {
         app.parse(argc, argv);
@@ -32,6 +41,15 @@ int main(int argc, char** argv) {
     }
     if (run->parsed()) {
         return cmd::run_run(run_options);
+    }
+    if (app.got_subcommand("backfill")) {
+        return cmd::run_backfill(backfill_options);
+    }
+    if (app.got_subcommand("runs")) {
+        return cmd::run_runs(runs_options);
+    }
+    if (app.got_subcommand("checkpoint")) {
+        return cmd::run_checkpoint(checkpoint_options);
     }
     return cmd::to_int(cmd::ExitCode::usage);
 }

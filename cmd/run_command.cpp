@@ -3,11 +3,15 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 
 #include "cmd/signals.hpp"
+#include "pipeline/atomic_file.hpp"
+#include "pipeline/checkpoint.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/logging.hpp"
+#include "pipeline/metrics.hpp"
 #include "pipeline/run.hpp"
 
 namespace cmd {
@@ -31,7 +35,121 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
                     "Backfill this UTC day (YYYY-MM-DD) instead of the incremental window");
     run->add_option("--config", options.common.config_file,
                     "File of ORDERS_PIPELINE_*=value lines; the environment wins over it");
+    add_metrics_option(*run, options.metrics_file);
     return run;
+}
+
+void add_metrics_option(CLI::App& command, std::string& path) {
+    command.add_option("--metrics-file", path,
+                       "Write Prometheus metrics of the run to this file (atomically, also on "
+                       "failure), e.g. for node_exporter's textfile collector");
+}
+
+namespace {
+
+void print_summary(const pipeline::RunSummary& s) {
+    const double rate = s.duration_seconds > 0
+                            ? static_cast<double>(s.counts.rows_extracted) / s.duration_seconds
+                            : 0.0;
+    fmt::print("run {} succeeded ({})\n", s.run_id, pipeline::to_string(s.mode));
+    fmt::print("  window      {} .. {}\n",
+               s.window_from ? pipeline::format_timestamp(*s.window_from) : "(beginning)",
+               pipeline::format_timestamp(s.window_until));
+    fmt::print("  rows        extracted {}, written {}, rejected {}, inserted {}, updated {}\n",
+               s.counts.rows_extracted, s.counts.rows_written, s.counts.rows_rejected,
+               s.counts.rows_inserted, s.counts.rows_updated);
+    fmt::print("  duration    {:.2f} s ({:.0f} rows/s)\n", s.duration_seconds, rate);
+    if (s.checkpoint_saved) {
+        fmt::print("  checkpoint  {}\n", pipeline::format_timestamp(*s.checkpoint_saved));
+    } else {
+        fmt::print("  checkpoint  unchanged\n");
+    }
+    if (s.dlq_file) {
+        fmt::print("  dlq         {}\n", s.dlq_file->string());
+    }
+}
+
+void log_failure(const pipeline::Error& e) {
+    pipeline::LogFields fields = {
+        {"event", "run_failed"}, {"kind", pipeline::to_string(e.kind())}, {"error", e.what()}};
+    if (!e.sqlstate().empty()) {
+        fields["sqlstate"] = e.sqlstate();
+    }
+    if (!e.hint().empty()) {
+        fields["hint"] = e.hint();
+    }
+    // Where it was raised, relative to the source tree, for bug reports.
+    const std::string_view file = e.location().file;
+    const std::size_t tree = file.rfind("pipeline/");
+    fields["raised_at"] = fmt::format(
+        "{}:{}", tree == std::string_view::npos ? file : file.substr(tree), e.location().line);
+    const char* what = e.kind() == pipeline::ErrorKind::lock_held   ? "run skipped"
+                       : e.kind() == pipeline::ErrorKind::cancelled ? "run cancelled"
+                                                                    : "run failed";
+    pipeline::log_error(what, fields);
+}
+
+// Metrics of the run that just ended: from its final run record when one was
+// written, otherwise (it failed before recording) a bare `failed`.
+void write_metrics(const std::string& path, const pipeline::Config& config,
+                   const pipeline::RunOptions& options,
+                   const std::optional<pipeline::RunRecord>& record,
+                   std::chrono::steady_clock::time_point started) {
+    if (path.empty()) {
+        return;
+    }
+    pipeline::RunMetrics m;
+    m.pipeline = config.pipeline_name;
+    m.mode = options.backfill_date ? pipeline::RunMode::backfill : pipeline::RunMode::incremental;
+    m.finished_at = pipeline::now_utc();
+    m.duration_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (record) {
+        m.status = record->status;
+        m.counts = record->counts;
+    }
+    try {
+        const auto file = config.checkpoint_dir / (config.pipeline_name + ".checkpoint.json");
+        std::string why;
+        if (auto text = pipeline::read_file_if_exists(file)) {
+            if (auto state = pipeline::parse_checkpoint(*text, why)) {
+                m.checkpoint_lag_seconds =
+                    static_cast<double>(m.finished_at.micros - state->watermark.micros) / 1e6;
+            }
+        }
+        pipeline::write_metrics_file(path, m);
+    } catch (const std::exception& e) {
+        pipeline::log_error("could not write the metrics file",
+                            {{"event", "metrics_failed"}, {"file", path}, {"error", e.what()}});
+    }
+}
+
+}  // namespace
+
+int execute_run(const pipeline::Config& config, pipeline::RunOptions run_options,
+                const std::string& metrics_file, bool print, pipeline::RunSummary* summary_out) {
+    const auto started = std::chrono::steady_clock::now();
+    std::optional<pipeline::RunRecord> final_record;
+    run_options.on_finished = [&](const pipeline::RunRecord& r) { final_record = r; };
+    int code = to_int(ExitCode::success);
+    try {
+        const pipeline::RunSummary s = pipeline::run_pipeline(config, run_options);
+        if (print) {
+            print_summary(s);
+        }
+        if (summary_out != nullptr) {
+            *summary_out = s;
+        }
+    } catch (const pipeline::Error& e) {
+        log_failure(e);
+        code = to_int(exit_code_for(e.kind()));
+    } catch (const std::exception& e) {
+        pipeline::log_error("run failed",
+                            {{"event", "run_failed"}, {"kind", "internal"}, {"error", e.what()}});
+        code = to_int(ExitCode::run_failed);
+    }
+    write_metrics(metrics_file, config, run_options, final_record, started);
+    return code;
 }
 
 int run_run(const RunCommandOptions& options) {
@@ -50,52 +168,7 @@ int run_run(const RunCommandOptions& options) {
         return to_int(config_exit);
     }
     install_stop_handlers(to_int(ExitCode::cancelled));
-    try {
-        const pipeline::RunSummary s = pipeline::run_pipeline(*config, run_options);
-        const double rate = s.duration_seconds > 0
-                                ? static_cast<double>(s.counts.rows_extracted) / s.duration_seconds
-                                : 0.0;
-        fmt::print("run {} succeeded ({})\n", s.run_id, pipeline::to_string(s.mode));
-        fmt::print("  window      {} .. {}\n",
-                   s.window_from ? pipeline::format_timestamp(*s.window_from) : "(beginning)",
-                   pipeline::format_timestamp(s.window_until));
-        fmt::print("  rows        extracted {}, written {}, rejected {}, inserted {}, updated {}\n",
-                   s.counts.rows_extracted, s.counts.rows_written, s.counts.rows_rejected,
-                   s.counts.rows_inserted, s.counts.rows_updated);
-        fmt::print("  duration    {:.2f} s ({:.0f} rows/s)\n", s.duration_seconds, rate);
-        if (s.checkpoint_saved) {
-            fmt::print("  checkpoint  {}\n", pipeline::format_timestamp(*s.checkpoint_saved));
-        } else {
-            fmt::print("  checkpoint  unchanged\n");
-        }
-        if (s.dlq_file) {
-            fmt::print("  dlq         {}\n", s.dlq_file->string());
-        }
-        return to_int(ExitCode::success);
-    } catch (const pipeline::Error& e) {
-        pipeline::LogFields fields = {
-            {"event", "run_failed"}, {"kind", pipeline::to_string(e.kind())}, {"error", e.what()}};
-        if (!e.sqlstate().empty()) {
-            fields["sqlstate"] = e.sqlstate();
-        }
-        if (!e.hint().empty()) {
-            fields["hint"] = e.hint();
-        }
-        // Where it was raised, relative to the source tree, for bug reports.
-        const std::string_view file = e.location().file;
-        const std::size_t tree = file.rfind("pipeline/");
-        fields["raised_at"] = fmt::format(
-            "{}:{}", tree == std::string_view::npos ? file : file.substr(tree), e.location().line);
-        const char* what = e.kind() == pipeline::ErrorKind::lock_held   ? "run skipped"
-                           : e.kind() == pipeline::ErrorKind::cancelled ? "run cancelled"
-                                                                        : "run failed";
-        pipeline::log_error(what, fields);
-        return to_int(exit_code_for(e.kind()));
-    } catch (const std::exception& e) {
-        pipeline::log_error("run failed",
-                            {{"event", "run_failed"}, {"kind", "internal"}, {"error", e.what()}});
-        return to_int(ExitCode::run_failed);
-    }
+    return execute_run(*config, run_options, options.metrics_file, true);
 }
 
 }  // namespace cmd

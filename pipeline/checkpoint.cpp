@@ -66,14 +66,7 @@ CheckpointLoad CheckpointStore::load(Timestamp now) const {
     if (state) {
         return {std::move(state), std::nullopt};
     }
-    const UtcParts p = utc_parts(now);
-    const std::string base =
-        fmt::format("{}.corrupt.{:04d}{:02d}{:02d}_{:02d}{:02d}{:02d}", path_.string(), p.date.year,
-                    p.date.month, p.date.day, p.hour, p.minute, p.second);
-    std::filesystem::path archive = base;
-    for (int n = 1; std::filesystem::exists(archive); ++n) {
-        archive = fmt::format("{}.{}", base, n);
-    }
+    const std::filesystem::path archive = archive_path("corrupt", now);
     std::error_code ec;
     std::filesystem::rename(path_, archive, ec);
     if (ec) {
@@ -87,6 +80,33 @@ CheckpointLoad CheckpointStore::load(Timestamp now) const {
             fmt::format("checkpoint {} is corrupt ({}); moved to {}; starting as if no checkpoint "
                         "existed",
                         path_.string(), why, archive.string())};
+}
+
+std::filesystem::path CheckpointStore::archive_path(std::string_view kind, Timestamp now) const {
+    const UtcParts p = utc_parts(now);
+    const std::string base =
+        fmt::format("{}.{}.{:04d}{:02d}{:02d}_{:02d}{:02d}{:02d}", path_.string(), kind,
+                    p.date.year, p.date.month, p.date.day, p.hour, p.minute, p.second);
+    std::filesystem::path archive = base;
+    for (int n = 1; std::filesystem::exists(archive); ++n) {
+        archive = fmt::format("{}.{}", base, n);
+    }
+    return archive;
+}
+
+std::optional<std::filesystem::path> CheckpointStore::reset(Timestamp now) const {
+    if (!std::filesystem::exists(path_)) {
+        return std::nullopt;
+    }
+    const std::filesystem::path archive = archive_path("reset", now);
+    std::error_code ec;
+    std::filesystem::rename(path_, archive, ec);
+    if (ec) {
+        throw Error(ErrorKind::io, fmt::format("cannot move the checkpoint {} to {}: {}",
+                                               path_.string(), archive.string(), ec.message()));
+    }
+    fsync_directory(dir_);
+    return archive;
 }
 
 void CheckpointStore::save(Timestamp watermark, Timestamp now,

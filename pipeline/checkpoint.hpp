@@ -50,9 +50,17 @@ public:
     void save(Timestamp watermark, Timestamp now,
               const std::function<void()>& before_rename = {}) const;
 
+    /// Moves the checkpoint aside to `<file>.reset.<YYYYmmdd_HHMMSS>` (never
+    /// deleted), so the next run starts as if none existed. Returns where it
+    /// went, or nullopt when there was no checkpoint. Throws Error(io).
+    std::optional<std::filesystem::path> reset(Timestamp now) const;
+
     const std::filesystem::path& path() const noexcept { return path_; }
 
 private:
+    /// A free name `<file>.<kind>.<YYYYmmdd_HHMMSS>[.N]` for moving the file aside.
+    std::filesystem::path archive_path(std::string_view kind, Timestamp now) const;
+
     std::filesystem::path dir_;
     std::string pipeline_;
     std::filesystem::path path_;

@@ -2,7 +2,6 @@
 #include "pipeline/run.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <random>
@@ -39,8 +38,12 @@ constexpr double reject_warning_ratio = 0.05;
 class RunRecorder {
 public:
     RunRecorder(Warehouse& warehouse, Retrier& retrier, RunRecord record,
-                SteadyClock::time_point started)
-        : warehouse_(warehouse), retrier_(retrier), record_(std::move(record)), started_(started) {
+                SteadyClock::time_point started, std::function<void(const RunRecord&)> on_finished)
+        : warehouse_(warehouse),
+          retrier_(retrier),
+          record_(std::move(record)),
+          started_(started),
+          on_finished_(std::move(on_finished)) {
         retrier_.run("write the run record", [&] { warehouse_.upsert_run_record(record_); });
     }
     RunRecorder(const RunRecorder&) = delete;
@@ -67,6 +70,9 @@ public:
                                                          {"status", to_string(status)},
                                                          {"error", e.what()}});
         }
+        if (on_finished_) {
+            on_finished_(record_);
+        }
     }
 
     double elapsed() const { return seconds_since(started_); }
@@ -76,6 +82,7 @@ private:
     Retrier& retrier_;
     RunRecord record_;
     SteadyClock::time_point started_;
+    std::function<void(const RunRecord&)> on_finished_;
     bool finished_ = false;
 };
 
@@ -119,34 +126,6 @@ std::string describe_destination(const DestinationConfig& destination) {
                            t.warehouse);
     }
     return describe_pg_target(destination.url);
-}
-
-/// The run lock: a PostgreSQL advisory lock on a PostgreSQL warehouse; for
-/// Snowflake, which has none, an flock on a file beside the checkpoint.
-struct HeldLock {
-    std::optional<RunLock> advisory;
-    std::optional<FileRunLock> file;
-
-    void ensure_held() {
-        if (advisory) {
-            advisory->ensure_held();
-        }
-    }
-};
-
-HeldLock try_lock(const Config& config, const std::string& application_name, std::string& holder) {
-    HeldLock lock;
-    if (config.destination.kind == DestinationKind::snowflake) {
-        lock.file =
-            FileRunLock::try_acquire(config.checkpoint_dir / (config.pipeline_name + ".lock"),
-                                     fmt::format("{} pid {} since {}", application_name, ::getpid(),
-                                                 format_timestamp(now_utc())),
-                                     holder);
-    } else {
-        lock.advisory = RunLock::try_acquire(config.destination.url, config.pipeline_name,
-                                             application_name, holder);
-    }
-    return lock;
 }
 
 /// Calls Warehouse::end_run on every way out of the run.
@@ -215,9 +194,10 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
     auto warehouse = retrier.run("connect to the destination",
                                  [&] { return make_warehouse(config.destination, session); });
     std::string holder;
-    HeldLock lock = retrier.run("take the run lock",
-                                [&] { return try_lock(config, application_name, holder); });
-    if (!lock.advisory && !lock.file) {
+    PipelineLock lock = retrier.run("take the run lock", [&] {
+        return PipelineLock::try_acquire(config, application_name, holder);
+    });
+    if (!lock.held()) {
         record.status = RunStatus::skipped;
         record.finished_at = now_utc();
         record.duration_seconds = seconds_since(steady_start);
@@ -226,6 +206,9 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             retrier.run("write the run record", [&] { warehouse->upsert_run_record(record); });
         } catch (const std::exception& e) {
             log_warning("could not write the skipped run record", {{"error", e.what()}});
+        }
+        if (options.on_finished) {
+            options.on_finished(record);
         }
         throw Error(
             ErrorKind::lock_held,
@@ -238,7 +221,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
 
     retrier.run("create the destination tables", [&] { warehouse->ensure_schema(); });
     retrier.run("drop stale staging tables", [&] { warehouse->drop_stale_staging(); });
-    RunRecorder recorder(*warehouse, retrier, record, steady_start);
+    RunRecorder recorder(*warehouse, retrier, record, steady_start, options.on_finished);
     RunCounts counts;
     try {
         const CheckpointStore checkpoints(config.checkpoint_dir, config.pipeline_name);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -14,6 +15,9 @@ namespace pipeline {
 /// What the command line asks for.
 struct RunOptions {
     std::optional<CivilDate> backfill_date;  ///< set: backfill that UTC day; unset: incremental
+    /// Called with the final run record (success, failed, cancelled or
+    /// skipped) whenever one is written; for metrics. Must not throw.
+    std::function<void(const RunRecord&)> on_finished;
 };
 
 /// The outcome of a successful run (failures are thrown as Error).

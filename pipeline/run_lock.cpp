@@ -116,4 +116,20 @@ FileRunLock::~FileRunLock() {
     }
 }
 
+PipelineLock PipelineLock::try_acquire(const Config& config, const std::string& application_name,
+                                       std::string& holder) {
+    PipelineLock lock;
+    if (config.destination.kind == DestinationKind::snowflake) {
+        lock.file_ =
+            FileRunLock::try_acquire(config.checkpoint_dir / (config.pipeline_name + ".lock"),
+                                     fmt::format("{} pid {} since {}", application_name, ::getpid(),
+                                                 format_timestamp(now_utc())),
+                                     holder);
+    } else {
+        lock.advisory_ = RunLock::try_acquire(config.destination.url, config.pipeline_name,
+                                              application_name, holder);
+    }
+    return lock;
+}
+
 }  // namespace pipeline

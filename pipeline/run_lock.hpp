@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "pipeline/config.hpp"
 #include "pipeline/pg_connection.hpp"
 
 namespace pipeline {
@@ -74,6 +75,27 @@ public:
 private:
     explicit FileRunLock(int fd) : fd_(fd) {}
     int fd_ = -1;
+};
+
+/// The pipeline's run lock, whichever kind the destination uses: the
+/// advisory lock on a PostgreSQL warehouse; for Snowflake, which has none,
+/// an flock on `<CHECKPOINT_DIR>/<PIPELINE_NAME>.lock` beside the checkpoint.
+class PipelineLock {
+public:
+    /// Tries once; not held() (with `holder` set) when another run has it.
+    static PipelineLock try_acquire(const Config& config, const std::string& application_name,
+                                    std::string& holder);
+    bool held() const noexcept { return advisory_.has_value() || file_.has_value(); }
+    /// See RunLock::ensure_held (a file lock cannot be lost).
+    void ensure_held() {
+        if (advisory_) {
+            advisory_->ensure_held();
+        }
+    }
+
+private:
+    std::optional<RunLock> advisory_;
+    std::optional<FileRunLock> file_;
 };
 
 /// The advisory lock's first key ("OP"); the second is hashtext(pipeline name).

@@ -1,0 +1,41 @@
+// cmd/ops_commands.hpp: `backfill`, `runs` and `checkpoint`.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "cmd/common.hpp"
+
+namespace cmd {
+
+struct BackfillOptions {
+    CommonOptions common;
+    std::string from;
+    std::string to;
+    std::string metrics_file;
+};
+void add_backfill_command(CLI::App& app, BackfillOptions& options);
+int run_backfill(const BackfillOptions& options);
+
+struct RunsOptions {
+    CommonOptions common;
+    int limit = 20;
+    std::string status;
+    bool json = false;
+};
+void add_runs_command(CLI::App& app, RunsOptions& options);
+int run_runs(const RunsOptions& options);
+
+struct CheckpointOptions {
+    CommonOptions common;
+    std::string timestamp;
+    bool yes = false;
+    bool json = false;
+    CLI::App* show = nullptr;
+    CLI::App* set = nullptr;
+    CLI::App* reset = nullptr;
+};
+void add_checkpoint_command(CLI::App& app, CheckpointOptions& options);
+int run_checkpoint(const CheckpointOptions& options);
+
+}  // namespace cmd
