@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "pipeline/error.hpp"
 #include "pipeline/logging.hpp"
 #include "pipeline/pg_connection.hpp"
+#include "pipeline/run.hpp"
 #include "pipeline/run_history.hpp"
 #include "pipeline/run_lock.hpp"
 #include "pipeline/stop.hpp"
@@ -351,6 +353,109 @@ int run_checkpoint(const CheckpointOptions& options) {
         return to_int(ExitCode::success);
     } catch (const std::exception& e) {
         return command_failed(e, "checkpoint");
+    }
+}
+
+// ---- dlq ----------------------------------------------------------------------
+
+void add_dlq_command(CLI::App& app, DlqOptions& options) {
+    CLI::App* cmd = app.add_subcommand("dlq", "List dead-letter files, or replay them");
+    cmd->require_subcommand(1);
+    CLI::App* list = cmd->add_subcommand(
+        "list", "The pipeline's DLQ files in DLQ_DIR: rows, and whether they were replayed");
+    list->add_flag("--json", options.json, "One JSON array instead of a table");
+    list->add_option("--config", options.common.config_file, config_help);
+    CLI::App* replay = cmd->add_subcommand(
+        "replay", "Re-validate the rows of DLQ files with today's rules and load those that pass");
+    replay->add_option("files", options.files, "DLQ files (.ndjson)")->required();
+    replay->add_option("--config", options.common.config_file, config_help);
+    replay->footer(
+        "Rows that pass go through the normal staging + MERGE path; newer-wins means a row the\n"
+        "source has updated since is never overwritten by its older DLQ copy. Rows that still\n"
+        "fail go to a new DLQ file. Each replayed file is renamed to <file>.replayed.<run id>\n"
+        "(never deleted); replaying it again changes nothing. A file with an unreadable line is\n"
+        "refused before anything is loaded. Takes the run lock; writes a run record (mode\n"
+        "replay).");
+    options.list = list;
+    options.replay = replay;
+}
+
+int run_dlq(const DlqOptions& options) {
+    ExitCode config_exit = ExitCode::success;
+    auto config = load_config(options.common, config_exit);
+    if (!config) {
+        return to_int(config_exit);
+    }
+    try {
+        if (options.list->parsed()) {
+            struct Listed {
+                std::filesystem::path path;
+                std::size_t rows = 0;
+                bool replayed = false;
+            };
+            std::vector<Listed> listed;
+            const std::string prefix = config->pipeline_name + "_";
+            std::error_code ec;
+            for (const auto& entry : std::filesystem::directory_iterator(config->dlq_dir, ec)) {
+                const std::string name = entry.path().filename().string();
+                const bool pending = name.ends_with(".ndjson");
+                const bool replayed = name.find(".ndjson.replayed.") != std::string::npos;
+                if (!name.starts_with(prefix) || (!pending && !replayed)) {
+                    continue;
+                }
+                const auto text = pipeline::read_file_if_exists(entry.path());
+                const std::size_t rows =
+                    text ? static_cast<std::size_t>(std::count(text->begin(), text->end(), '\n'))
+                         : 0;
+                listed.push_back({entry.path(), rows, replayed});
+            }
+            std::sort(listed.begin(), listed.end(),
+                      [](const Listed& a, const Listed& b) { return a.path < b.path; });
+            std::size_t pending_rows = 0;
+            for (const auto& l : listed) {
+                pending_rows += l.replayed ? 0 : l.rows;
+            }
+            if (options.json) {
+                Json all = Json::array();
+                for (const auto& l : listed) {
+                    all.push_back({{"file", l.path.string()},
+                                   {"rows", l.rows},
+                                   {"state", l.replayed ? "replayed" : "pending"}});
+                }
+                fmt::print("{}\n", all.dump(2));
+            } else {
+                fmt::print("{:<9} {:>8}  {}\n", "STATE", "ROWS", "FILE");
+                for (const auto& l : listed) {
+                    fmt::print("{:<9} {:>8}  {}\n", l.replayed ? "replayed" : "pending", l.rows,
+                               l.path.string());
+                }
+                fmt::print("{} row(s) waiting for replay in {}\n", pending_rows,
+                           config->dlq_dir.string());
+            }
+            return to_int(ExitCode::success);
+        }
+        install_stop_handlers(to_int(ExitCode::cancelled));
+        std::vector<std::filesystem::path> files(options.files.begin(), options.files.end());
+        const pipeline::ReplaySummary r = pipeline::replay_dlq(*config, files);
+        for (const auto& skipped : r.already_replayed) {
+            fmt::print("{}: already replayed; nothing to do\n", skipped.string());
+        }
+        if (!r.replayed.empty()) {
+            fmt::print(
+                "replay {} succeeded: {} row(s) replayed, {} loaded (inserted {}, updated "
+                "{}), {} still rejected\n",
+                r.run_id, r.counts.rows_extracted, r.counts.rows_written, r.counts.rows_inserted,
+                r.counts.rows_updated, r.counts.rows_rejected);
+            for (const auto& done : r.replayed) {
+                fmt::print("  done        {}\n", done.string());
+            }
+            if (r.dlq_file) {
+                fmt::print("  still bad   {}\n", r.dlq_file->string());
+            }
+        }
+        return to_int(ExitCode::success);
+    } catch (const std::exception& e) {
+        return command_failed(e, "dlq");
     }
 }
 

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <string>
+#include <vector>
 
 #include "cmd/common.hpp"
 
@@ -37,5 +38,15 @@ struct CheckpointOptions {
 };
 void add_checkpoint_command(CLI::App& app, CheckpointOptions& options);
 int run_checkpoint(const CheckpointOptions& options);
+
+struct DlqOptions {
+    CommonOptions common;
+    bool json = false;
+    std::vector<std::string> files;
+    CLI::App* list = nullptr;
+    CLI::App* replay = nullptr;
+};
+void add_dlq_command(CLI::App& app, DlqOptions& options);
+int run_dlq(const DlqOptions& options);
 
 }  // namespace cmd

@@ -36,6 +36,9 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
     run->add_option("--config", options.common.config_file,
                     "File of ORDERS_PIPELINE_*=value lines; the environment wins over it");
     add_metrics_option(*run, options.metrics_file);
+    run->add_flag("--dry-run", options.dry_run,
+                  "Extract, validate and transform the window; print the counts and the SQL a "
+                  "run would send; write nothing (no checkpoint, DLQ, run record or table)");
     return run;
 }
 
@@ -152,6 +155,39 @@ int execute_run(const pipeline::Config& config, pipeline::RunOptions run_options
     return code;
 }
 
+namespace {
+
+int run_dry(const pipeline::Config& config, const pipeline::RunOptions& run_options) {
+    try {
+        const pipeline::DryRunSummary d = pipeline::dry_run_pipeline(config, run_options);
+        fmt::print("dry run ({}): nothing was written\n", d.backfill ? "backfill" : "incremental");
+        if (d.checkpoint_note) {
+            fmt::print("  note        {}\n", *d.checkpoint_note);
+        }
+        fmt::print("  window      {} .. {} {}\n",
+                   d.window_from ? pipeline::format_timestamp(*d.window_from) : "(beginning)",
+                   pipeline::format_timestamp(d.window_until),
+                   d.backfill ? "[from, until)" : "(from, until]");
+        fmt::print("  batches     {} of at most {} rows\n", d.batches, config.batch_size);
+        fmt::print("  rows        extracted {}, would write {}, would reject {}\n",
+                   d.counts.rows_extracted, d.counts.rows_written, d.counts.rows_rejected);
+        for (const auto& [code, n] : d.rejected_by_code) {
+            fmt::print("    {:<28} {}\n", code, n);
+        }
+        fmt::print("\n-- extraction (source, server-side cursor)\n{};\n", d.extract_sql);
+        fmt::print("\n-- loading (destination; staging and MERGE once per batch)\n");
+        for (const auto& sql : d.load_sql) {
+            fmt::print("{};\n\n", sql);
+        }
+        return to_int(ExitCode::success);
+    } catch (const pipeline::Error& e) {
+        log_failure(e);
+        return to_int(exit_code_for(e.kind()));
+    }
+}
+
+}  // namespace
+
 int run_run(const RunCommandOptions& options) {
     pipeline::RunOptions run_options;
     if (!options.date.empty()) {
@@ -166,6 +202,9 @@ int run_run(const RunCommandOptions& options) {
     auto config = load_config(options.common, config_exit);
     if (!config) {
         return to_int(config_exit);
+    }
+    if (options.dry_run) {
+        return run_dry(*config, run_options);
     }
     install_stop_handlers(to_int(ExitCode::cancelled));
     return execute_run(*config, run_options, options.metrics_file, true);

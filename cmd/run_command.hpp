@@ -13,6 +13,7 @@ struct RunCommandOptions {
     CommonOptions common;
     std::string date;          ///< --date YYYY-MM-DD; empty: incremental
     std::string metrics_file;  ///< --metrics-file PATH; empty: none
+    bool dry_run = false;      ///< --dry-run: extract/validate/transform only, write nothing
 };
 
 /// Runs the pipeline once with `run_options`, writes the metrics file when

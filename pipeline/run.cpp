@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <map>
 #include <random>
 #include <vector>
 
+#include "pipeline/atomic_file.hpp"
+#include "pipeline/batch.hpp"
 #include "pipeline/checkpoint.hpp"
 #include "pipeline/dlq.hpp"
 #include "pipeline/error.hpp"
@@ -140,6 +143,61 @@ private:
     Warehouse& warehouse_;
 };
 
+/// Everything a run holds from start to end, in the order it is taken and
+/// (reversed) released: the warehouse, the run lock, end_run on the way out,
+/// and the run record (`failed` unless finished otherwise). The constructor
+/// connects, takes the lock (or records `skipped` and throws lock_held),
+/// starts the warehouse, ensures the schema and drops stale staging.
+class StartedRun {
+public:
+    StartedRun(const Config& config, const std::function<void(const RunRecord&)>& on_finished,
+               RunRecord record, const std::string& application_name, Retrier& retrier,
+               SteadyClock::time_point started) {
+        const WarehouseSession session{application_name, config.pipeline_name, record.run_id,
+                                       config.retry};
+        warehouse_ = retrier.run("connect to the destination",
+                                 [&] { return make_warehouse(config.destination, session); });
+        std::string holder;
+        lock_ = retrier.run("take the run lock", [&] {
+            return PipelineLock::try_acquire(config, application_name, holder);
+        });
+        if (!lock_.held()) {
+            record.status = RunStatus::skipped;
+            record.finished_at = now_utc();
+            record.duration_seconds = seconds_since(started);
+            record.error_message = "another run holds the lock: " + holder;
+            try {
+                retrier.run("write the run record", [&] { warehouse_->upsert_run_record(record); });
+            } catch (const std::exception& e) {
+                log_warning("could not write the skipped run record", {{"error", e.what()}});
+            }
+            if (on_finished) {
+                on_finished(record);
+            }
+            throw Error(
+                ErrorKind::lock_held,
+                fmt::format("another run of pipeline '{}' is in progress ({}); nothing was done",
+                            config.pipeline_name, holder));
+        }
+        log_debug("run lock acquired", {{"event", "lock_acquired"}});
+        end_.emplace(*warehouse_);
+        retrier.run("start the warehouse", [&] { warehouse_->begin_run(); });
+        retrier.run("create the destination tables", [&] { warehouse_->ensure_schema(); });
+        retrier.run("drop stale staging tables", [&] { warehouse_->drop_stale_staging(); });
+        recorder_.emplace(*warehouse_, retrier, std::move(record), started, on_finished);
+    }
+
+    Warehouse& warehouse() { return *warehouse_; }
+    PipelineLock& lock() { return lock_; }
+    RunRecorder& recorder() { return *recorder_; }
+
+private:
+    std::unique_ptr<Warehouse> warehouse_;
+    PipelineLock lock_;
+    std::optional<EndRunGuard> end_;
+    std::optional<RunRecorder> recorder_;
+};
+
 struct BatchTimings {
     double extract = 0;
     double validate_transform = 0;
@@ -189,39 +247,11 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             "killed on purpose",
             {{"event", "fail_points_armed"}});
     }
-    const WarehouseSession session{application_name, config.pipeline_name, summary.run_id,
-                                   config.retry};
-    auto warehouse = retrier.run("connect to the destination",
-                                 [&] { return make_warehouse(config.destination, session); });
-    std::string holder;
-    PipelineLock lock = retrier.run("take the run lock", [&] {
-        return PipelineLock::try_acquire(config, application_name, holder);
-    });
-    if (!lock.held()) {
-        record.status = RunStatus::skipped;
-        record.finished_at = now_utc();
-        record.duration_seconds = seconds_since(steady_start);
-        record.error_message = "another run holds the lock: " + holder;
-        try {
-            retrier.run("write the run record", [&] { warehouse->upsert_run_record(record); });
-        } catch (const std::exception& e) {
-            log_warning("could not write the skipped run record", {{"error", e.what()}});
-        }
-        if (options.on_finished) {
-            options.on_finished(record);
-        }
-        throw Error(
-            ErrorKind::lock_held,
-            fmt::format("another run of pipeline '{}' is in progress ({}); nothing was done",
-                        config.pipeline_name, holder));
-    }
-    log_debug("run lock acquired", {{"event", "lock_acquired"}});
-    const EndRunGuard end_run(*warehouse);
-    retrier.run("start the warehouse", [&] { warehouse->begin_run(); });
-
-    retrier.run("create the destination tables", [&] { warehouse->ensure_schema(); });
-    retrier.run("drop stale staging tables", [&] { warehouse->drop_stale_staging(); });
-    RunRecorder recorder(*warehouse, retrier, record, steady_start, options.on_finished);
+    StartedRun started_run(config, options.on_finished, record, application_name, retrier,
+                           steady_start);
+    Warehouse* const warehouse = &started_run.warehouse();
+    PipelineLock& lock = started_run.lock();
+    RunRecorder& recorder = started_run.recorder();
     RunCounts counts;
     try {
         const CheckpointStore checkpoints(config.checkpoint_dir, config.pipeline_name);
@@ -267,24 +297,14 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             fail_points.hit(FailSite::after_extract, batch_number);
             t0 = SteadyClock::now();
             const Timestamp ingested_at = now_utc();
-            valid.clear();
-            valid.reserve(batch->rows.size());
-            std::int64_t rejected = 0;
-            std::int64_t defaulted = 0;
-            for (const SourceRow& row : batch->rows) {
-                ValidationResult result = validate(row);
-                if (auto* rejection = std::get_if<Rejection>(&result)) {
-                    dlq.append(
-                        format_dlq_line(row, rejection->message, ingested_at, summary.run_id));
-                    ++rejected;
-                    continue;
-                }
-                auto& order = std::get<ValidOrder>(result);
-                defaulted += order.payment_method_defaulted ? 1 : 0;
-                valid.push_back(transform(order, ingested_at));
-            }
+            const PreparedBatch prepared = prepare_batch(
+                batch->rows, ingested_at, valid, [&](const SourceRow& row, const Rejection& r) {
+                    dlq.append(format_dlq_line(row, r.message, ingested_at, summary.run_id));
+                });
             dlq.flush();
-            const std::size_t duplicates = keep_newest_per_order(valid);
+            const std::int64_t rejected = prepared.rejected;
+            const std::int64_t defaulted = prepared.defaulted;
+            const std::size_t duplicates = prepared.duplicates;
             timings.validate_transform += seconds_since(t0);
 
             t0 = SteadyClock::now();
@@ -384,6 +404,208 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         throw;
     } catch (const std::exception& e) {
         recorder.finish(RunStatus::failed, counts, e.what());
+        throw;
+    }
+}
+
+DryRunSummary dry_run_pipeline(const Config& config, const RunOptions& options) {
+    DryRunSummary out;
+    out.backfill = options.backfill_date.has_value();
+    WindowRequest window;
+    if (options.backfill_date) {
+        window.kind = WindowRequest::Kind::backfill;
+        window.lower = start_of_day(*options.backfill_date);
+        window.upper = Timestamp{window.lower->micros + micros_per_day};
+    } else {
+        // Read the checkpoint without CheckpointStore::load, which moves a corrupt file aside.
+        const CheckpointStore store(config.checkpoint_dir, config.pipeline_name);
+        std::string why;
+        if (auto text = read_file_if_exists(store.path())) {
+            if (auto state = parse_checkpoint(*text, why)) {
+                window.lower =
+                    Timestamp{state->watermark.micros - config.overlap_minutes * micros_per_minute};
+            } else {
+                out.checkpoint_note = fmt::format(
+                    "checkpoint {} is corrupt ({}); a run would move it aside and start as if "
+                    "none existed",
+                    store.path().string(), why);
+            }
+        }
+        if (!window.lower && config.start_from) {
+            window.lower = *config.start_from;
+        }
+    }
+    out.window_from = window.lower;
+    out.extract_sql = Extractor::select_sql(config.source_schema, config.source_table, window);
+    out.load_sql = planned_statements(config.destination, config.pipeline_name);
+
+    Retrier retrier(config.retry);
+    const SourceConnector connect_source = [&] {
+        PgConnection source(config.source_url, ErrorKind::source, "SOURCE",
+                            "orders-pipeline dry-run");
+        prepare_source_session(source, config.source_statement_timeout_seconds);
+        return source;
+    };
+    Extractor extractor(connect_source, retrier, config.source_schema, config.source_table, window,
+                        config.batch_size);
+    out.window_until = extractor.until();
+    std::map<std::string, std::int64_t, std::less<>> by_code;
+    std::vector<OrderRow> valid;
+    while (auto batch = extractor.next_batch()) {
+        ++out.batches;
+        const PreparedBatch prepared =
+            prepare_batch(batch->rows, now_utc(), valid, [&](const SourceRow&, const Rejection& r) {
+                ++by_code[std::string(to_string(r.reason))];
+            });
+        out.counts.rows_extracted += static_cast<std::int64_t>(batch->rows.size());
+        out.counts.rows_rejected += prepared.rejected;
+        out.counts.rows_written += static_cast<std::int64_t>(valid.size());
+    }
+    out.rejected_by_code.assign(by_code.begin(), by_code.end());
+    return out;
+}
+
+ReplaySummary replay_dlq(const Config& config, const std::vector<std::filesystem::path>& files) {
+    const auto steady_start = SteadyClock::now();
+    const Timestamp started = now_utc();
+    ReplaySummary out;
+    out.run_id = make_run_id(started);
+    set_log_context(out.run_id, config.pipeline_name, std::string(to_string(config.environment)));
+
+    // Read and check every file first: a file with a bad line is refused before anything loads.
+    struct Input {
+        std::filesystem::path path;
+        std::vector<DlqEntry> entries;
+    };
+    std::vector<Input> inputs;
+    for (const auto& path : files) {
+        const std::string name = path.filename().string();
+        if (name.find(".replayed.") != std::string::npos) {
+            out.already_replayed.push_back(path);
+            continue;
+        }
+        auto text = read_file_if_exists(path);
+        if (!text) {
+            bool replayed_copy = false;
+            std::error_code ec;
+            for (const auto& entry : std::filesystem::directory_iterator(
+                     path.has_parent_path() ? path.parent_path() : ".", ec)) {
+                replayed_copy = replayed_copy ||
+                                entry.path().filename().string().starts_with(name + ".replayed.");
+            }
+            if (replayed_copy) {
+                out.already_replayed.push_back(path);
+                continue;
+            }
+            throw Error(ErrorKind::io, fmt::format("DLQ file {} does not exist", path.string()));
+        }
+        Input input{path, {}};
+        std::size_t line_number = 0;
+        for (std::size_t at = 0; at < text->size();) {
+            std::size_t end = text->find('\n', at);
+            if (end == std::string::npos) {
+                end = text->size();
+            }
+            const std::string_view line(text->data() + at, end - at);
+            at = end + 1;
+            ++line_number;
+            if (line.empty()) {
+                continue;
+            }
+            std::string why;
+            auto entry = parse_dlq_line(line, why);
+            if (!entry) {
+                throw Error(ErrorKind::io,
+                            fmt::format("DLQ file {} line {} is unreadable ({}); nothing was "
+                                        "replayed and the file is unchanged",
+                                        path.string(), line_number, why));
+            }
+            input.entries.push_back(std::move(*entry));
+        }
+        inputs.push_back(std::move(input));
+    }
+    if (inputs.empty()) {
+        return out;
+    }
+
+    const std::string application_name =
+        fmt::format("orders-pipeline {} {}", config.pipeline_name, out.run_id);
+    RunRecord record;
+    record.run_id = out.run_id;
+    record.pipeline_name = config.pipeline_name;
+    record.mode = RunMode::replay;
+    record.run_date = utc_parts(started).date;
+    record.started_at = started;
+    record.environment = to_string(config.environment);
+    log_info("replay started", {{"event", "replay_started"}, {"files", inputs.size()}});
+    Retrier retrier(config.retry);
+    StartedRun started_run(config, {}, record, application_name, retrier, steady_start);
+    RunCounts counts;
+    try {
+        DlqWriter dlq(config.dlq_dir, config.pipeline_name, out.run_id);
+        std::vector<OrderRow> valid;
+        std::vector<SourceRow> rows;
+        int batch_number = 0;
+        for (const Input& input : inputs) {
+            for (std::size_t first = 0; first < input.entries.size();
+                 first += static_cast<std::size_t>(config.batch_size)) {
+                const std::size_t last = std::min(
+                    input.entries.size(), first + static_cast<std::size_t>(config.batch_size));
+                rows.clear();
+                for (std::size_t i = first; i < last; ++i) {
+                    SourceRow row;
+                    for (std::size_t c = 0; c < row.fields.size(); ++c) {
+                        const auto& value = input.entries[i].row[c];
+                        row.fields[c] = value ? Field(*value) : std::nullopt;
+                    }
+                    rows.push_back(row);
+                }
+                const Timestamp ingested_at = now_utc();
+                const PreparedBatch prepared = prepare_batch(
+                    rows, ingested_at, valid, [&](const SourceRow& row, const Rejection& r) {
+                        dlq.append(format_dlq_line(row, r.message, ingested_at, out.run_id));
+                    });
+                dlq.flush();
+                ++batch_number;
+                started_run.lock().ensure_held();
+                const MergeCounts merged = retrier.run("load a batch", [&] {
+                    return started_run.warehouse().load_batch(valid, BatchContext{batch_number});
+                });
+                counts.rows_extracted += static_cast<std::int64_t>(rows.size());
+                counts.rows_rejected += prepared.rejected;
+                counts.rows_written += static_cast<std::int64_t>(valid.size());
+                counts.rows_inserted += merged.inserted;
+                counts.rows_updated += merged.updated;
+            }
+        }
+        dlq.close();
+        if (counts.rows_rejected > 0) {
+            out.dlq_file = dlq.path();
+        }
+        // Loaded and durable: mark each file done by renaming it (never deleting it).
+        for (const Input& input : inputs) {
+            std::filesystem::path done = input.path;
+            done += ".replayed." + out.run_id;
+            std::error_code ec;
+            std::filesystem::rename(input.path, done, ec);
+            if (ec) {
+                throw Error(ErrorKind::io,
+                            fmt::format("replayed {} but cannot rename it to {}: {}",
+                                        input.path.string(), done.string(), ec.message()));
+            }
+            out.replayed.push_back(done);
+        }
+        out.counts = counts;
+        started_run.recorder().finish(RunStatus::success, counts);
+        log_info("replay finished", {{"event", "replay_finished"},
+                                     {"rows_replayed", counts.rows_extracted},
+                                     {"rows_written", counts.rows_written},
+                                     {"rows_rejected", counts.rows_rejected},
+                                     {"rows_inserted", counts.rows_inserted},
+                                     {"rows_updated", counts.rows_updated}});
+        return out;
+    } catch (const std::exception& e) {
+        started_run.recorder().finish(RunStatus::failed, counts, e.what());
         throw;
     }
 }

@@ -4,7 +4,15 @@
 namespace pipeline {
 
 std::string_view to_string(RunMode mode) {
-    return mode == RunMode::backfill ? "backfill" : "incremental";
+    switch (mode) {
+        case RunMode::backfill:
+            return "backfill";
+        case RunMode::replay:
+            return "replay";
+        case RunMode::incremental:
+            break;
+    }
+    return "incremental";
 }
 
 std::string_view to_string(RunStatus status) {

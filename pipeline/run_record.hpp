@@ -10,7 +10,7 @@
 
 namespace pipeline {
 
-enum class RunMode { incremental, backfill };
+enum class RunMode { incremental, backfill, replay };
 enum class RunStatus { running, success, failed, skipped, cancelled };
 
 std::string_view to_string(RunMode mode);

@@ -2,10 +2,28 @@
 #include "pipeline/warehouse.hpp"
 
 #include "pipeline/error.hpp"
+#include "pipeline/merge_sql.hpp"
 #include "pipeline/postgres_warehouse.hpp"
+#include "pipeline/snowflake_sql.hpp"
 #include "pipeline/snowflake_warehouse.hpp"
 
 namespace pipeline {
+
+std::vector<std::string> planned_statements(const DestinationConfig& d,
+                                            const std::string& pipeline_name) {
+    if (d.kind == DestinationKind::snowflake) {
+        const std::string staging = sf_staging_table_name(pipeline_name, "<run id>");
+        return {sf_create_schema_sql(d.schema),
+                sf_create_target_sql(d.schema, d.table),
+                sf_create_run_table_sql(d.run_table),
+                sf_create_staging_sql(d.schema, staging),
+                sf_insert_staging_sql(d.schema, staging) + "  -- array bindings, chunked",
+                sf_merge_sql(d.schema, d.table, staging, std::nullopt)};
+    }
+    return {pg_create_target_sql(d.schema, d.table), pg_create_run_table_sql(d.run_table),
+            pg_create_staging_sql(d.schema, d.table), pg_copy_staging_sql(),
+            pg_merge_sql(d.schema, d.table)};
+}
 
 std::unique_ptr<Warehouse> make_warehouse(const DestinationConfig& destination,
                                           const WarehouseSession& session) {

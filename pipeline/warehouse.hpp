@@ -5,6 +5,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "pipeline/config.hpp"
 #include "pipeline/fail_point.hpp"
@@ -67,6 +68,11 @@ struct WarehouseSession {
     std::string run_id;
     RetryPolicy retry;  ///< for the Snowflake client's own resubmissions
 };
+
+/// The statements a run sends to `destination`, in order, for --dry-run
+/// (per batch: staging, then the MERGE). No connection is made.
+std::vector<std::string> planned_statements(const DestinationConfig& destination,
+                                            const std::string& pipeline_name);
 
 /// The backend for `destination.kind`, connected (PostgreSQL) or ready (Snowflake).
 std::unique_ptr<Warehouse> make_warehouse(const DestinationConfig& destination,

@@ -1,9 +1,11 @@
 // tests/integration/operations_test.cpp: backfill, runs, checkpoint and the metrics file,
 // through the real binary against a real PostgreSQL.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -185,6 +187,133 @@ TEST_F(OperationsTest, CheckpointShowSetAndResetWithTheLockAndNothingDeleted) {
     ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
     EXPECT_NE(rerun.out.find("extracted 5000"), std::string::npos) << rerun.out;
     EXPECT_EQ(wh_.scalar(fingerprint_sql), before);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(OperationsTest, DryRunCountsAndPrintsSqlButWritesNothing) {
+    const auto dry = run_cli({"run", "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.err;
+    EXPECT_NE(dry.out.find("extracted 5000, would write 4900, would reject 100"), std::string::npos)
+        << dry.out;
+    EXPECT_NE(dry.out.find("invalid_status"), std::string::npos);
+    EXPECT_NE(dry.out.find("FROM public.orders"), std::string::npos);
+    EXPECT_NE(dry.out.find("ON CONFLICT (order_id) DO UPDATE"), std::string::npos);
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM information_schema.schemata WHERE schema_name IN "
+                         "('silver', 'monitoring')"),
+              "0")
+        << "a dry run created tables";
+    EXPECT_FALSE(fs::exists(checkpoint_file()));
+    EXPECT_TRUE(!fs::exists(dlq_dir()) || fs::is_empty(dlq_dir()));
+
+    // A corrupt checkpoint is reported, not moved.
+    fs::create_directories(checkpoint_file().parent_path());
+    { std::ofstream(checkpoint_file()) << "not json"; }
+    const auto corrupt = run_cli({"run", "--dry-run"});
+    ASSERT_EQ(corrupt.exit_code, 0) << corrupt.err;
+    EXPECT_NE(corrupt.out.find("is corrupt"), std::string::npos) << corrupt.out;
+    EXPECT_EQ(read(checkpoint_file()), "not json");
+    EXPECT_EQ(std::distance(fs::directory_iterator(checkpoint_file().parent_path()),
+                            fs::directory_iterator()),
+              1);
+}
+
+TEST_F(OperationsTest, DlqReplayLoadsFixedRowsOnceAndKeepsEverything) {
+    ASSERT_EQ(run_cli({"run"}).exit_code, 0);
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dlq_dir())) {
+        files.push_back(entry.path());
+    }
+    ASSERT_EQ(files.size(), 1U);
+    const fs::path file = files.front();
+    // Fix the data of two kinds of rejects in the file (as an engineer would after
+    // learning what went wrong); the other rows stay invalid.
+    std::string fixed_text;
+    std::vector<std::string> fixed_ids;
+    {
+        std::ifstream in(file);
+        std::string line;
+        while (std::getline(in, line)) {
+            Json j = Json::parse(line);
+            const std::string error = j["error"];
+            if (error.starts_with("invalid_status")) {
+                j["row"]["status"] = "placed";
+                fixed_ids.push_back(j["row"]["order_id"]);
+            } else if (error.starts_with("negative_order_amount")) {
+                j["row"]["order_amount"] = "5.50";
+                fixed_ids.push_back(j["row"]["order_id"]);
+            }
+            fixed_text += j.dump() + "\n";
+        }
+    }
+    ASSERT_EQ(fixed_ids.size(), 20U);
+    { std::ofstream(file) << fixed_text; }
+    // The warehouse already holds a newer version of one of them: it must survive.
+    wh_.exec(fmt::format(
+        "INSERT INTO silver.orders SELECT {}, customer_id, store_id, restaurant_id, order_amount, "
+        "delivery_fee, discount_amount, total_value, 'newer', payment_method, payment_status, "
+        "order_tier, order_date, order_hour, order_month, delivery_minutes, cancellation_type, "
+        "cancellation_reason, has_promo, promo_code, created_at, now() + interval '1 day', "
+        "delivered_at, cancelled_at, ingested_at FROM silver.orders WHERE order_id = 10",
+        fixed_ids.front()));
+
+    const auto replay = run_cli({"dlq", "replay", file.string()});
+    ASSERT_EQ(replay.exit_code, 0) << replay.err;
+    EXPECT_NE(replay.out.find("100 row(s) replayed, 20 loaded (inserted 19, updated 0), 80 still "
+                              "rejected"),
+              std::string::npos)
+        << replay.out;
+    EXPECT_FALSE(fs::exists(file));
+    EXPECT_EQ(wh_.scalar(fmt::format("SELECT status FROM silver.orders WHERE order_id = {}",
+                                     fixed_ids.front())),
+              "newer");
+    EXPECT_EQ(wh_.scalar(fmt::format("SELECT count(*) FROM silver.orders WHERE order_id IN ({})",
+                                     fmt::join(fixed_ids, ","))),
+              "20");
+    EXPECT_EQ(wh_.scalar("SELECT mode || ',' || status FROM monitoring.pipeline_runs ORDER BY "
+                         "started_at DESC LIMIT 1"),
+              "replay,success");
+
+    const std::string before = wh_.scalar(fingerprint_sql);
+    const auto again = run_cli({"dlq", "replay", file.string()});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    EXPECT_NE(again.out.find("already replayed"), std::string::npos) << again.out;
+    EXPECT_EQ(wh_.scalar(fingerprint_sql), before);
+
+    const auto listed = run_cli({"dlq", "list", "--json"});
+    ASSERT_EQ(listed.exit_code, 0) << listed.err;
+    const Json list = Json::parse(listed.out);
+    ASSERT_EQ(list.size(), 2U) << list;
+    int pending_rows = -1;
+    int replayed_files = 0;
+    for (const auto& l : list) {
+        if (l["state"] == "pending") {
+            pending_rows = l["rows"];
+        } else {
+            ++replayed_files;
+            EXPECT_NE(l["file"].get<std::string>().find(".replayed."), std::string::npos);
+            EXPECT_EQ(run_cli({"dlq", "replay", l["file"].get<std::string>()}).exit_code, 0);
+        }
+    }
+    EXPECT_EQ(pending_rows, 80);
+    EXPECT_EQ(replayed_files, 1);
+    EXPECT_EQ(wh_.scalar(fingerprint_sql), before);
+}
+
+TEST_F(OperationsTest, DlqReplayRefusesAFileWithAnUnreadableLine) {
+    fs::create_directories(dlq_dir());
+    const fs::path file = dlq_dir() / "orders_manual.ndjson";
+    const std::string text = "{\"error\":\"x\"}\nnot json\n";
+    { std::ofstream(file) << text; }
+    const auto replay = run_cli({"dlq", "replay", file.string()});
+    EXPECT_EQ(replay.exit_code, 1);
+    EXPECT_NE(replay.err.find("line 1 is unreadable"), std::string::npos) << replay.err;
+    EXPECT_EQ(read(file), text) << "the file must stay as it was";
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                         "'monitoring'"),
+              "0");
 }
 
 }  // namespace
