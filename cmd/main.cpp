@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
         "enrichment, and an idempotent staging-table MERGE. Run `orders-pipeline run` from\n"
         "cron every 15 minutes; `run --date YYYY-MM-DD` backfills a day, `backfill --from\n"
         "--to` a range; `runs` lists run records; `checkpoint show|set|reset` manages the\n"
-        "watermark; `dlq list|replay` works the dead-letter queue. Every command takes\n"
+        "watermark; `dlq list|replay` works the dead-letter queue; `doctor` checks the setup.\n"
+        "Every command takes\n"
         "--config and --help.\n"
         "Exit codes: 0 success, 1 run failed, 2 usage, 3 configuration, 4 another run holds\n"
         "the lock, 5 cancelled.",
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
     cmd::add_checkpoint_command(app, checkpoint_options);
     cmd::DlqOptions dlq_options;
     cmd::add_dlq_command(app, dlq_options);
+    cmd::DoctorOptions doctor_options;
+    cmd::add_doctor_command(app, doctor_options);
 
     try {
         app.parse(argc, argv);
@@ -56,6 +59,9 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand("dlq")) {
         return cmd::run_dlq(dlq_options);
+    }
+    if (app.got_subcommand("doctor")) {
+        return cmd::run_doctor_command(doctor_options);
     }
     return cmd::to_int(cmd::ExitCode::usage);
 }

@@ -13,6 +13,7 @@
 #include "cmd/signals.hpp"
 #include "pipeline/atomic_file.hpp"
 #include "pipeline/checkpoint.hpp"
+#include "pipeline/doctor.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/logging.hpp"
 #include "pipeline/pg_connection.hpp"
@@ -457,6 +458,45 @@ int run_dlq(const DlqOptions& options) {
     } catch (const std::exception& e) {
         return command_failed(e, "dlq");
     }
+}
+
+// ---- doctor -------------------------------------------------------------------
+
+void add_doctor_command(CLI::App& app, DoctorOptions& options) {
+    CLI::App* cmd = app.add_subcommand(
+        "doctor",
+        "Check configuration, source, destination, checkpoint, lock and DLQ; a line each");
+    cmd->add_flag("--json", options.json, "One JSON array instead of lines");
+    cmd->add_option("--config", options.common.config_file, config_help);
+    cmd->footer(
+        "Each check prints OK, WARN or FAIL with what it saw. Exit 0 when nothing FAILs, 1\n"
+        "otherwise (3 for an invalid configuration). It only reads: the run lock is taken and\n"
+        "released at once, and a probe file is written to and removed from the DLQ directory.");
+}
+
+int run_doctor_command(const DoctorOptions& options) {
+    ExitCode config_exit = ExitCode::success;
+    auto config = load_config(options.common, config_exit);
+    if (!config) {
+        fmt::print("FAIL configuration valid: see the problems above\n");
+        return to_int(config_exit);
+    }
+    const auto checks = pipeline::run_doctor(*config);
+    bool failed = false;
+    Json all = Json::array();
+    for (const auto& c : checks) {
+        failed = failed || c.level == pipeline::DoctorCheck::Level::fail;
+        if (options.json) {
+            all.push_back(
+                {{"check", c.name}, {"level", pipeline::to_string(c.level)}, {"detail", c.detail}});
+        } else {
+            fmt::print("{:<4} {}: {}\n", pipeline::to_string(c.level), c.name, c.detail);
+        }
+    }
+    if (options.json) {
+        fmt::print("{}\n", all.dump(2, ' ', false, Json::error_handler_t::replace));
+    }
+    return to_int(failed ? ExitCode::run_failed : ExitCode::success);
 }
 
 }  // namespace cmd

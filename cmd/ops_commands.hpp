@@ -49,4 +49,11 @@ struct DlqOptions {
 void add_dlq_command(CLI::App& app, DlqOptions& options);
 int run_dlq(const DlqOptions& options);
 
+struct DoctorOptions {
+    CommonOptions common;
+    bool json = false;
+};
+void add_doctor_command(CLI::App& app, DoctorOptions& options);
+int run_doctor_command(const DoctorOptions& options);
+
 }  // namespace cmd

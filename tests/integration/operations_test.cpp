@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -314,6 +315,56 @@ TEST_F(OperationsTest, DlqReplayRefusesAFileWithAnUnreadableLine) {
     EXPECT_EQ(wh_.scalar("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
                          "'monitoring'"),
               "0");
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(OperationsTest, DoctorPassesOnAHealthySetupAndCatchesMissingIndexAndTable) {
+    const auto before_first_run = run_cli({"doctor"});
+    EXPECT_EQ(before_first_run.exit_code, 0) << before_first_run.out << before_first_run.err;
+    EXPECT_NE(before_first_run.out.find("OK   extraction uses an index on updated_at"),
+              std::string::npos)
+        << before_first_run.out;
+    EXPECT_NE(before_first_run.out.find("WARN checkpoint readable: none yet"), std::string::npos);
+    EXPECT_NE(before_first_run.out.find("WARN target table silver.orders: missing; the first run"),
+              std::string::npos);
+
+    ASSERT_EQ(run_cli({"run"}).exit_code, 0);
+    const auto healthy = run_cli({"doctor", "--json"});
+    EXPECT_EQ(healthy.exit_code, 0) << healthy.out;
+    std::map<std::string, std::string> level;
+    for (const auto& c : Json::parse(healthy.out)) {
+        level[c["check"]] = c["level"];
+    }
+    EXPECT_EQ(level["source reachable, read-only"], "WARN") << "the test source is a primary";
+    EXPECT_EQ(level["destination reachable"], "OK");
+    EXPECT_EQ(level["target table silver.orders"], "OK");
+    EXPECT_EQ(level["run table monitoring.pipeline_runs"], "OK");
+    EXPECT_EQ(level["checkpoint readable"], "OK");
+    EXPECT_EQ(level["run lock free"], "OK");
+    EXPECT_EQ(level["DLQ directory writable"], "WARN") << "100 rows wait for replay";
+    EXPECT_EQ(level["consecutive failed runs"], "OK");
+
+    src_.exec("DROP INDEX orders_updated_at_idx");
+    wh_.exec("DROP TABLE silver.orders");
+    const auto broken = run_cli({"doctor"});
+    EXPECT_EQ(broken.exit_code, 1);
+    EXPECT_NE(broken.out.find("FAIL extraction uses an index on updated_at: EXPLAIN shows a "
+                              "sequential scan of public.orders"),
+              std::string::npos)
+        << broken.out;
+    EXPECT_NE(broken.out.find("FAIL target table silver.orders: missing, although"),
+              std::string::npos)
+        << broken.out;
+
+    for (int i = 0; i < 3; ++i) {
+        run_cli({"run"}, {{"ORDERS_PIPELINE_FAIL_POINT", "after_extract=error"}});
+    }
+    EXPECT_NE(
+        run_cli({"doctor"}).out.find("FAIL consecutive failed runs: 3 since the last success"),
+        std::string::npos);
 }
 
 }  // namespace
