@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "pipeline/copy_text.hpp"
 #include "pipeline/logging.hpp"
 #include "pipeline/merge_sql.hpp"
@@ -62,6 +64,7 @@ MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
                       "[CREATE TEMP TABLE staging]");
             staging_ready_ = true;
         }
+        const auto t0 = std::chrono::steady_clock::now();
         conn.begin_copy(pg_copy_staging_sql(), fmt::format("[COPY staging for {}]", target));
         constexpr std::size_t flush_bytes = 1 << 20;
         copy_buffer_.clear();
@@ -77,13 +80,19 @@ MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
         }
         conn.end_copy();
         batch.hit(FailSite::after_stage);
+        const auto t1 = std::chrono::steady_clock::now();
         const PgResult counts = conn.exec(pg_merge_sql(destination_.schema, destination_.table),
                                           fmt::format("[MERGE {}]", target));
         MergeCounts result;
         result.inserted = std::stoll(std::string(counts.value(0, 0)));
         result.updated = std::stoll(std::string(counts.value(0, 1)));
         batch.hit(FailSite::after_merge);
+        const auto t2 = std::chrono::steady_clock::now();
         conn.exec("COMMIT", "[COMMIT load]");
+        const auto t3 = std::chrono::steady_clock::now();
+        result.stage_seconds = std::chrono::duration<double>(t1 - t0).count();
+        result.merge_seconds = std::chrono::duration<double>(t2 - t1).count();
+        result.commit_seconds = std::chrono::duration<double>(t3 - t2).count();
         return result;
     } catch (...) {
         if (conn.ok()) {

@@ -198,10 +198,22 @@ private:
     std::optional<RunRecorder> recorder_;
 };
 
+/// Where a run's time went, per stage, summed over batches.
 struct BatchTimings {
     double extract = 0;
-    double validate_transform = 0;
-    double load = 0;
+    double validate = 0;
+    double transform = 0;
+    double stage = 0;
+    double merge = 0;
+    double commit = 0;
+
+    void add(const PreparedBatch& p, const MergeCounts& m) {
+        validate += p.validate_seconds;
+        transform += p.transform_seconds;
+        stage += m.stage_seconds;
+        merge += m.merge_seconds;
+        commit += m.commit_seconds;
+    }
 };
 
 }  // namespace
@@ -277,6 +289,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         BatchTimings timings;
         int batch_number = 0;
         std::vector<OrderRow> valid;
+        std::vector<ValidOrder> scratch;
         for (;;) {
             if (stop_requested()) {
                 throw Error(ErrorKind::cancelled,
@@ -295,24 +308,22 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             }
             ++batch_number;
             fail_points.hit(FailSite::after_extract, batch_number);
-            t0 = SteadyClock::now();
             const Timestamp ingested_at = now_utc();
             const PreparedBatch prepared = prepare_batch(
-                batch->rows, ingested_at, valid, [&](const SourceRow& row, const Rejection& r) {
+                batch->rows, ingested_at, scratch, valid,
+                [&](const SourceRow& row, const Rejection& r) {
                     dlq.append(format_dlq_line(row, r.message, ingested_at, summary.run_id));
                 });
             dlq.flush();
             const std::int64_t rejected = prepared.rejected;
             const std::int64_t defaulted = prepared.defaulted;
             const std::size_t duplicates = prepared.duplicates;
-            timings.validate_transform += seconds_since(t0);
 
-            t0 = SteadyClock::now();
             retrier.run("check the run lock", [&] { lock.ensure_held(); });
             const BatchContext context{batch_number, &fail_points};
             const MergeCounts merged =
                 retrier.run("load a batch", [&] { return warehouse->load_batch(valid, context); });
-            timings.load += seconds_since(t0);
+            timings.add(prepared, merged);
             fail_points.hit(FailSite::after_commit, batch_number);
 
             const auto extracted = static_cast<std::int64_t>(batch->rows.size());
@@ -392,8 +403,11 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                   {"batches", batch_number},
                   {"duration_seconds", summary.duration_seconds},
                   {"extract_seconds", timings.extract},
-                  {"validate_transform_seconds", timings.validate_transform},
-                  {"load_seconds", timings.load},
+                  {"validate_seconds", timings.validate},
+                  {"transform_seconds", timings.transform},
+                  {"stage_seconds", timings.stage},
+                  {"merge_seconds", timings.merge},
+                  {"commit_seconds", timings.commit},
                   {"retries", retrier.retries()},
                   {"source_resumes", extractor.resumes()},
                   {"dlq_file", summary.dlq_file ? summary.dlq_file->string() : ""}});
@@ -451,10 +465,11 @@ DryRunSummary dry_run_pipeline(const Config& config, const RunOptions& options) 
     out.window_until = extractor.until();
     std::map<std::string, std::int64_t, std::less<>> by_code;
     std::vector<OrderRow> valid;
+    std::vector<ValidOrder> scratch;
     while (auto batch = extractor.next_batch()) {
         ++out.batches;
-        const PreparedBatch prepared =
-            prepare_batch(batch->rows, now_utc(), valid, [&](const SourceRow&, const Rejection& r) {
+        const PreparedBatch prepared = prepare_batch(
+            batch->rows, now_utc(), scratch, valid, [&](const SourceRow&, const Rejection& r) {
                 ++by_code[std::string(to_string(r.reason))];
             });
         out.counts.rows_extracted += static_cast<std::int64_t>(batch->rows.size());
@@ -544,6 +559,7 @@ ReplaySummary replay_dlq(const Config& config, const std::vector<std::filesystem
     try {
         DlqWriter dlq(config.dlq_dir, config.pipeline_name, out.run_id);
         std::vector<OrderRow> valid;
+        std::vector<ValidOrder> scratch;
         std::vector<SourceRow> rows;
         int batch_number = 0;
         for (const Input& input : inputs) {
@@ -562,7 +578,8 @@ ReplaySummary replay_dlq(const Config& config, const std::vector<std::filesystem
                 }
                 const Timestamp ingested_at = now_utc();
                 const PreparedBatch prepared = prepare_batch(
-                    rows, ingested_at, valid, [&](const SourceRow& row, const Rejection& r) {
+                    rows, ingested_at, scratch, valid,
+                    [&](const SourceRow& row, const Rejection& r) {
                         dlq.append(format_dlq_line(row, r.message, ingested_at, out.run_id));
                     });
                 dlq.flush();

@@ -202,6 +202,7 @@ MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
         batch.hit(FailSite::after_merge);
         return counts;
     }
+    const auto t0 = std::chrono::steady_clock::now();
     if (staging_created_) {
         run("DELETE " + staged, fmt::format("DELETE FROM {}", staged));
     } else {
@@ -245,11 +246,14 @@ MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
         }
     }
     const std::string target = fmt::format("{}.{}", schema, ascii_upper(destination_.table.str()));
+    const auto t1 = std::chrono::steady_clock::now();
     const ResultSet merged =
         run("MERGE " + target,
             sf_merge_sql(destination_.schema, destination_.table, staging_, prune_from));
     counts.inserted = count_column(merged, "number of rows inserted").value_or(0);
     counts.updated = count_column(merged, "number of rows updated").value_or(0);
+    counts.stage_seconds = std::chrono::duration<double>(t1 - t0).count();
+    counts.merge_seconds = seconds_since(t1);
     batch.hit(FailSite::after_merge);
     return counts;
 }

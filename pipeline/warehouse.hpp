@@ -19,6 +19,10 @@ namespace pipeline {
 struct MergeCounts {
     std::int64_t inserted = 0;
     std::int64_t updated = 0;
+    // Where the load's time went (seconds).
+    double stage_seconds = 0;   ///< staging: COPY or INSERTs
+    double merge_seconds = 0;   ///< the MERGE statement
+    double commit_seconds = 0;  ///< COMMIT (0 where the MERGE commits itself)
 };
 
 /// The batch being loaded, for logs and the fail points inside its transaction.
