@@ -18,8 +18,9 @@ namespace pipeline {
 
 namespace {
 
-constexpr std::array<std::pair<std::string_view, FailSite>, 7> site_names = {{
+constexpr std::array<std::pair<std::string_view, FailSite>, 8> site_names = {{
     {"after_extract", FailSite::after_extract},
+    {"after_probe", FailSite::after_probe},
     {"after_stage", FailSite::after_stage},
     {"after_merge", FailSite::after_merge},
     {"after_commit", FailSite::after_commit},
@@ -29,8 +30,9 @@ constexpr std::array<std::pair<std::string_view, FailSite>, 7> site_names = {{
 }};
 
 bool is_batch_site(FailSite site) {
-    return site == FailSite::after_extract || site == FailSite::after_stage ||
-           site == FailSite::after_merge || site == FailSite::after_commit;
+    return site == FailSite::after_extract || site == FailSite::after_probe ||
+           site == FailSite::after_stage || site == FailSite::after_merge ||
+           site == FailSite::after_commit;
 }
 
 std::optional<int> parse_positive(std::string_view text) {
@@ -68,7 +70,7 @@ std::optional<FailPointSpec> parse_one(std::string_view item, std::string& why) 
     }
     if (!found) {
         why = fmt::format(
-            "'{}' is not a fail point (known: after_extract, after_stage, "
+            "'{}' is not a fail point (known: after_extract, after_probe, after_stage, "
             "after_merge, after_commit, before_checkpoint, "
             "checkpoint_before_rename, before_final_record)",
             where);

@@ -11,11 +11,12 @@ namespace pipeline {
 /// The places where a run can be made to die. Batch-numbered sites fire for
 /// one batch (1-based) or, without a number, for every batch.
 enum class FailSite {
-    after_extract,             ///< batch fetched from the source, nothing loaded
-    after_stage,               ///< batch in the staging table, transaction open
-    after_merge,               ///< MERGE done, before COMMIT
-    after_commit,              ///< batch committed
-    before_checkpoint,         ///< every batch loaded, DLQ durable, checkpoint not written
+    after_extract,      ///< batch fetched from the source, nothing loaded
+    after_probe,        ///< PostgreSQL: no key of the batch in the target, direct COPY not started
+    after_stage,        ///< batch in the staging table, transaction open
+    after_merge,        ///< MERGE done, before COMMIT
+    after_commit,       ///< batch committed
+    before_checkpoint,  ///< every batch loaded, DLQ durable, checkpoint not written
     checkpoint_before_rename,  ///< checkpoint temp file written and synced, not renamed
     before_final_record,       ///< checkpoint written, final run record not yet
 };

@@ -86,6 +86,10 @@ std::string pg_copy_staging_sql() {
     return fmt::format("COPY pg_temp.{} ({}) FROM STDIN", pg_staging_table, joined_columns());
 }
 
+std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table) {
+    return fmt::format("COPY {}.{} ({}) FROM STDIN", schema.str(), table.str(), joined_columns());
+}
+
 std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table) {
     std::string updates;
     for (std::size_t i = 1; i < destination_column_names.size(); ++i) {

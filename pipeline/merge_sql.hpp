@@ -22,6 +22,9 @@ std::string pg_create_staging_sql(const SqlIdentifier& schema, const SqlIdentifi
 /// COPY staging (all 25 columns, in order) FROM STDIN.
 std::string pg_copy_staging_sql();
 
+/// COPY the target (all 25 columns, in order) FROM STDIN: the insert-only fast path.
+std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
+
 /// INSERT ... ON CONFLICT (order_id) DO UPDATE ... WHERE target older than
 /// staging; returns one row: (inserted, updated).
 std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table);

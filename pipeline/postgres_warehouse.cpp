@@ -52,6 +52,41 @@ void PostgresWarehouse::drop_stale_staging() {
     // crashed run, so there is never anything to clean here.
 }
 
+void PostgresWarehouse::copy_rows(PgConnection& conn, const std::string& copy_sql,
+                                  const std::string& label, std::span<const OrderRow> rows) {
+    conn.begin_copy(copy_sql, label);
+    constexpr std::size_t flush_bytes = 1 << 20;
+    copy_buffer_.clear();
+    for (const OrderRow& row : rows) {
+        append_copy_row(copy_buffer_, row);
+        if (copy_buffer_.size() >= flush_bytes) {
+            conn.put_copy_data(copy_buffer_);
+            copy_buffer_.clear();
+        }
+    }
+    if (!copy_buffer_.empty()) {
+        conn.put_copy_data(copy_buffer_);
+    }
+    conn.end_copy();
+}
+
+bool PostgresWarehouse::target_has_any_key(PgConnection& conn, std::span<const OrderRow> rows,
+                                           const std::string& target) {
+    std::string keys = "{";
+    for (const OrderRow& row : rows) {
+        if (keys.size() > 1) {
+            keys += ',';
+        }
+        keys += std::to_string(row.order_id);
+    }
+    keys += '}';
+    const std::vector<std::optional<std::string>> params = {std::move(keys)};
+    const PgResult found = conn.exec_params(
+        fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE order_id = ANY($1::bigint[]))", target),
+        params, fmt::format("[probe {}]", target));
+    return found.value(0, 0) == "t";
+}
+
 MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
                                           const BatchContext& batch) {
     PgConnection& conn = connection();
@@ -65,20 +100,37 @@ MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
             staging_ready_ = true;
         }
         const auto t0 = std::chrono::steady_clock::now();
-        conn.begin_copy(pg_copy_staging_sql(), fmt::format("[COPY staging for {}]", target));
-        constexpr std::size_t flush_bytes = 1 << 20;
-        copy_buffer_.clear();
-        for (const OrderRow& row : rows) {
-            append_copy_row(copy_buffer_, row);
-            if (copy_buffer_.size() >= flush_bytes) {
-                conn.put_copy_data(copy_buffer_);
-                copy_buffer_.clear();
+        // Insert-only fast path: when the target holds none of the batch's keys
+        // (initial loads, backfills of new days), a MERGE would only insert, so
+        // COPY straight into the target. A concurrent writer that adds one of
+        // the keys meanwhile makes the COPY fail (23505); the savepoint then
+        // sends the batch down the staging + MERGE path.
+        if (!target_has_any_key(conn, rows, target)) {
+            batch.hit(FailSite::after_probe);
+            conn.exec("SAVEPOINT direct_copy", "[SAVEPOINT]");
+            try {
+                copy_rows(conn, pg_copy_target_sql(destination_.schema, destination_.table),
+                          fmt::format("[COPY {}]", target), rows);
+                batch.hit(FailSite::after_stage);
+                const auto t1 = std::chrono::steady_clock::now();
+                batch.hit(FailSite::after_merge);
+                conn.exec("COMMIT", "[COMMIT load]");
+                MergeCounts result;
+                result.inserted = static_cast<std::int64_t>(rows.size());
+                result.stage_seconds = std::chrono::duration<double>(t1 - t0).count();
+                result.commit_seconds =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+                return result;
+            } catch (const Error& e) {
+                if (e.sqlstate() != "23505" || !conn.ok()) {
+                    throw;
+                }
+                conn.exec("ROLLBACK TO SAVEPOINT direct_copy", "[ROLLBACK TO SAVEPOINT]");
+                log_info("a key appeared in the target during the batch; merging instead",
+                         {{"event", "direct_copy_fallback"}, {"batch", batch.number}});
             }
         }
-        if (!copy_buffer_.empty()) {
-            conn.put_copy_data(copy_buffer_);
-        }
-        conn.end_copy();
+        copy_rows(conn, pg_copy_staging_sql(), fmt::format("[COPY staging for {}]", target), rows);
         batch.hit(FailSite::after_stage);
         const auto t1 = std::chrono::steady_clock::now();
         const PgResult counts = conn.exec(pg_merge_sql(destination_.schema, destination_.table),

@@ -26,6 +26,12 @@ public:
 
 private:
     PgConnection& connection();
+    /// COPY `rows` (25 columns, text format) with `copy_sql`.
+    void copy_rows(PgConnection& conn, const std::string& copy_sql, const std::string& label,
+                   std::span<const OrderRow> rows);
+    /// True when the target already holds one of the batch's order_ids.
+    static bool target_has_any_key(PgConnection& conn, std::span<const OrderRow> rows,
+                                   const std::string& target);
 
     DestinationConfig destination_;
     std::string application_name_;

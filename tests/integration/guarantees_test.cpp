@@ -166,9 +166,13 @@ std::string case_name(const ::testing::TestParamInfo<FailCase>& info) {
 }
 
 std::vector<FailCase> fail_cases() {
-    const std::vector<std::string> points = {"after_extract:2",    "after_stage:2",
-                                             "after_merge:2",      "after_commit:2",
-                                             "before_checkpoint",  "checkpoint_before_rename",
+    const std::vector<std::string> points = {"after_extract:2",
+                                             "after_probe:2",
+                                             "after_stage:2",
+                                             "after_merge:2",
+                                             "after_commit:2",
+                                             "before_checkpoint",
+                                             "checkpoint_before_rename",
                                              "before_final_record"};
     std::vector<FailCase> cases;
     for (const auto& point : points) {
