@@ -289,7 +289,6 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         BatchTimings timings;
         int batch_number = 0;
         std::vector<OrderRow> valid;
-        std::vector<ValidOrder> scratch;
         for (;;) {
             if (stop_requested()) {
                 throw Error(ErrorKind::cancelled,
@@ -310,8 +309,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             fail_points.hit(FailSite::after_extract, batch_number);
             const Timestamp ingested_at = now_utc();
             const PreparedBatch prepared = prepare_batch(
-                batch->rows, ingested_at, scratch, valid,
-                [&](const SourceRow& row, const Rejection& r) {
+                batch->rows, ingested_at, valid, [&](const SourceRow& row, const Rejection& r) {
                     dlq.append(format_dlq_line(row, r.message, ingested_at, summary.run_id));
                 });
             dlq.flush();
@@ -465,11 +463,10 @@ DryRunSummary dry_run_pipeline(const Config& config, const RunOptions& options) 
     out.window_until = extractor.until();
     std::map<std::string, std::int64_t, std::less<>> by_code;
     std::vector<OrderRow> valid;
-    std::vector<ValidOrder> scratch;
     while (auto batch = extractor.next_batch()) {
         ++out.batches;
-        const PreparedBatch prepared = prepare_batch(
-            batch->rows, now_utc(), scratch, valid, [&](const SourceRow&, const Rejection& r) {
+        const PreparedBatch prepared =
+            prepare_batch(batch->rows, now_utc(), valid, [&](const SourceRow&, const Rejection& r) {
                 ++by_code[std::string(to_string(r.reason))];
             });
         out.counts.rows_extracted += static_cast<std::int64_t>(batch->rows.size());
@@ -559,7 +556,6 @@ ReplaySummary replay_dlq(const Config& config, const std::vector<std::filesystem
     try {
         DlqWriter dlq(config.dlq_dir, config.pipeline_name, out.run_id);
         std::vector<OrderRow> valid;
-        std::vector<ValidOrder> scratch;
         std::vector<SourceRow> rows;
         int batch_number = 0;
         for (const Input& input : inputs) {
@@ -578,8 +574,7 @@ ReplaySummary replay_dlq(const Config& config, const std::vector<std::filesystem
                 }
                 const Timestamp ingested_at = now_utc();
                 const PreparedBatch prepared = prepare_batch(
-                    rows, ingested_at, scratch, valid,
-                    [&](const SourceRow& row, const Rejection& r) {
+                    rows, ingested_at, valid, [&](const SourceRow& row, const Rejection& r) {
                         dlq.append(format_dlq_line(row, r.message, ingested_at, out.run_id));
                     });
                 dlq.flush();
