@@ -350,6 +350,25 @@ TEST_F(SnowflakeTest, MergePruningNeverDoublesARow) {
     EXPECT_NE(logs.find("\"event\":\"merge_pruning_skipped\""), std::string::npos);
 }
 
+TEST_F(SnowflakeTest, DoctorChecksTheKeyAndTheWarehouseWithoutResumingIt) {
+    const test::SnowflakeEmulator emulator(sf_);
+    const auto healthy = run_cli({"doctor"}, sf_env(emulator));
+    EXPECT_EQ(healthy.exit_code, 0) << healthy.out << healthy.err;
+    EXPECT_NE(healthy.out.find("OK   destination reachable: Snowflake https://127.0.0.1"),
+              std::string::npos)
+        << healthy.out;
+    EXPECT_NE(healthy.out.find("OK   warehouse exists: LOAD_WH"), std::string::npos);
+
+    auto missing = sf_env(emulator);
+    missing["ORDERS_PIPELINE_DEST_DB_URL"] =
+        "snowflake://pipeline_user@myorg-myaccount/analytics/silver?warehouse=other_wh&role=loader";
+    const auto broken = run_cli({"doctor"}, missing);
+    EXPECT_EQ(broken.exit_code, 1);
+    EXPECT_NE(broken.out.find("FAIL warehouse exists: OTHER_WH not found"), std::string::npos)
+        << broken.out;
+    EXPECT_TRUE(warehouse_actions(emulator.log()).empty()) << "doctor must not resume it";
+}
+
 TEST_F(SnowflakeTest, EncryptedKeyWorksAndNoKeyMaterialReachesOutputOrRecords) {
     const test::SnowflakeEmulator emulator(sf_, {.warehouse_state = "STARTED"});
     const std::string passphrase = "correct-horse";
