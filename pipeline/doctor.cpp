@@ -14,7 +14,7 @@
 #include "pipeline/order_row.hpp"
 #include "pipeline/pg_connection.hpp"
 #include "pipeline/run_lock.hpp"
-#include "pipeline/snowflake_client.hpp"
+#include "pipeline/snowflake_warehouse.hpp"
 #include "pipeline/unicode.hpp"
 
 namespace pipeline {
@@ -200,17 +200,7 @@ void check_pg_destination(const Config& config, std::vector<DoctorCheck>& out,
 void check_snowflake_destination(const Config& config, std::vector<DoctorCheck>& out) {
     const SnowflakeDestination& sf = *config.destination.snowflake;
     try {
-        SnowflakeClientOptions options;
-        options.api_url = sf.api_url;
-        options.database = sf.target.database;
-        options.schema = sf.target.schema;
-        options.warehouse = sf.target.warehouse;
-        options.role = sf.target.role;
-        options.query_tag = "orders-pipeline:doctor";
-        options.retry = config.retry;
-        options.http.user_agent = "orders-pipeline/" ORDERS_PIPELINE_VERSION;
-        options.http.ca_bundle = sf.ca_bundle;
-        SnowflakeClient client(options,
+        SnowflakeClient client(snowflake_client_options(sf, "orders-pipeline:doctor", config.retry),
                                JwtSource(*sf.private_key, sf.target.account, sf.target.user));
         StatementRequest show;
         show.statement = fmt::format("SHOW WAREHOUSES LIKE '{}'", sf.target.warehouse);

@@ -23,25 +23,6 @@ const SnowflakeDestination& settings_of(const DestinationConfig& destination) {
     return *destination.snowflake;
 }
 
-SnowflakeClientOptions client_options(const SnowflakeDestination& sf,
-                                      const WarehouseSession& session) {
-    SnowflakeClientOptions options;
-    options.api_url = sf.api_url;
-    options.database = sf.target.database;
-    options.schema = sf.target.schema;
-    options.warehouse = sf.target.warehouse;
-    options.role = sf.target.role;
-    options.query_tag =
-        fmt::format("orders-pipeline:pipeline={}:run={}", session.pipeline_name, session.run_id);
-    options.statement_timeout_seconds = sf.statement_timeout_seconds;
-    options.retry = session.retry;
-    options.http.user_agent = "orders-pipeline/" ORDERS_PIPELINE_VERSION;
-    options.http.ca_bundle = sf.ca_bundle;
-    options.http.total_timeout =
-        std::chrono::seconds(std::min(sf.statement_timeout_seconds, 120) + 30);
-    return options;
-}
-
 // The column index of `name` in `result`, or nullopt.
 std::optional<std::size_t> column_index(const ResultSet& result, std::string_view name) {
     for (std::size_t i = 0; i < result.columns.size(); ++i) {
@@ -64,13 +45,34 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+SnowflakeClientOptions snowflake_client_options(const SnowflakeDestination& sf,
+                                                std::string query_tag, const RetryPolicy& retry) {
+    SnowflakeClientOptions options;
+    options.api_url = sf.api_url;
+    options.database = sf.target.database;
+    options.schema = sf.target.schema;
+    options.warehouse = sf.target.warehouse;
+    options.role = sf.target.role;
+    options.query_tag = std::move(query_tag);
+    options.statement_timeout_seconds = sf.statement_timeout_seconds;
+    options.retry = retry;
+    options.http.user_agent = "orders-pipeline/" ORDERS_PIPELINE_VERSION;
+    options.http.ca_bundle = sf.ca_bundle;
+    options.http.total_timeout =
+        std::chrono::seconds(std::min(sf.statement_timeout_seconds, 120) + 30);
+    return options;
+}
+
 SnowflakeWarehouse::SnowflakeWarehouse(const DestinationConfig& destination,
                                        const WarehouseSession& session)
     : destination_(destination),
       pipeline_name_(session.pipeline_name),
       staging_(sf_staging_table_name(session.pipeline_name, session.run_id)),
       client_(
-          client_options(settings_of(destination), session),
+          snowflake_client_options(settings_of(destination),
+                                   fmt::format("orders-pipeline:pipeline={}:run={}",
+                                               session.pipeline_name, session.run_id),
+                                   session.retry),
           JwtSource(*settings_of(destination).private_key, settings_of(destination).target.account,
                     settings_of(destination).target.user)) {}
 

@@ -8,6 +8,11 @@
 
 namespace pipeline {
 
+/// The client settings for a Snowflake destination: endpoint, session
+/// fields, statement and HTTP timeouts, TLS trust and User-Agent.
+SnowflakeClientOptions snowflake_client_options(const SnowflakeDestination& sf,
+                                                std::string query_tag, const RetryPolicy& retry);
+
 /// Loads into Snowflake. The SQL API runs each request in its own session,
 /// so staging is a TRANSIENT table named after the run (dropped at the end,
 /// leftovers of crashed runs dropped at the next start). Per batch: clear
