@@ -13,6 +13,7 @@
 #include "cmd/signals.hpp"
 #include "pipeline/atomic_file.hpp"
 #include "pipeline/checkpoint.hpp"
+#include "pipeline/dlq.hpp"
 #include "pipeline/doctor.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/logging.hpp"
@@ -286,16 +287,13 @@ int run_checkpoint(const CheckpointOptions& options) {
     const pipeline::CheckpointStore store(config->checkpoint_dir, config->pipeline_name);
     try {
         if (options.show->parsed()) {
-            std::optional<pipeline::CheckpointState> state;
-            std::string why;
-            if (auto text = pipeline::read_file_if_exists(store.path())) {
-                state = pipeline::parse_checkpoint(*text, why);
-                if (!state) {
-                    fmt::print(stderr, "checkpoint {} is corrupt: {}\n", store.path().string(),
-                               why);
-                    return to_int(ExitCode::run_failed);
-                }
+            const pipeline::CheckpointLoad peeked = store.peek();
+            if (peeked.warning) {
+                fmt::print(stderr, "checkpoint {} is corrupt: {}\n", store.path().string(),
+                           *peeked.warning);
+                return to_int(ExitCode::run_failed);
             }
+            const std::optional<pipeline::CheckpointState>& state = peeked.state;
             const pipeline::Timestamp now = source_now(*config);
             const std::optional<double> lag =
                 state
@@ -389,29 +387,7 @@ int run_dlq(const DlqOptions& options) {
     }
     try {
         if (options.list->parsed()) {
-            struct Listed {
-                std::filesystem::path path;
-                std::size_t rows = 0;
-                bool replayed = false;
-            };
-            std::vector<Listed> listed;
-            const std::string prefix = config->pipeline_name + "_";
-            std::error_code ec;
-            for (const auto& entry : std::filesystem::directory_iterator(config->dlq_dir, ec)) {
-                const std::string name = entry.path().filename().string();
-                const bool pending = name.ends_with(".ndjson");
-                const bool replayed = name.find(".ndjson.replayed.") != std::string::npos;
-                if (!name.starts_with(prefix) || (!pending && !replayed)) {
-                    continue;
-                }
-                const auto text = pipeline::read_file_if_exists(entry.path());
-                const std::size_t rows =
-                    text ? static_cast<std::size_t>(std::count(text->begin(), text->end(), '\n'))
-                         : 0;
-                listed.push_back({entry.path(), rows, replayed});
-            }
-            std::sort(listed.begin(), listed.end(),
-                      [](const Listed& a, const Listed& b) { return a.path < b.path; });
+            const auto listed = pipeline::list_dlq_files(config->dlq_dir, config->pipeline_name);
             std::size_t pending_rows = 0;
             for (const auto& l : listed) {
                 pending_rows += l.replayed ? 0 : l.rows;

@@ -7,7 +7,6 @@
 #include <cstdio>
 
 #include "cmd/signals.hpp"
-#include "pipeline/atomic_file.hpp"
 #include "pipeline/checkpoint.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/logging.hpp"
@@ -112,13 +111,11 @@ void write_metrics(const std::string& path, const pipeline::Config& config,
         m.counts = record->counts;
     }
     try {
-        const auto file = config.checkpoint_dir / (config.pipeline_name + ".checkpoint.json");
-        std::string why;
-        if (auto text = pipeline::read_file_if_exists(file)) {
-            if (auto state = pipeline::parse_checkpoint(*text, why)) {
-                m.checkpoint_lag_seconds =
-                    static_cast<double>(m.finished_at.micros - state->watermark.micros) / 1e6;
-            }
+        const auto peeked =
+            pipeline::CheckpointStore(config.checkpoint_dir, config.pipeline_name).peek();
+        if (peeked.state) {
+            m.checkpoint_lag_seconds =
+                static_cast<double>(m.finished_at.micros - peeked.state->watermark.micros) / 1e6;
         }
         pipeline::write_metrics_file(path, m);
     } catch (const std::exception& e) {

@@ -82,6 +82,19 @@ CheckpointLoad CheckpointStore::load(Timestamp now) const {
                         path_.string(), why, archive.string())};
 }
 
+CheckpointLoad CheckpointStore::peek() const {
+    const auto text = read_file_if_exists(path_);
+    if (!text) {
+        return {};
+    }
+    std::string why;
+    auto state = parse_checkpoint(*text, why);
+    if (state) {
+        return {std::move(state), std::nullopt};
+    }
+    return {std::nullopt, std::move(why)};
+}
+
 std::filesystem::path CheckpointStore::archive_path(std::string_view kind, Timestamp now) const {
     const UtcParts p = utc_parts(now);
     const std::string base =

@@ -44,6 +44,11 @@ public:
     /// Error(io) when the file exists but cannot be read or moved.
     CheckpointLoad load(Timestamp now) const;
 
+    /// Reads the checkpoint without touching the file: a corrupt one is only
+    /// reported (`warning` says why), not moved. For read-only commands.
+    /// Throws Error(io) when the file exists but cannot be read.
+    CheckpointLoad peek() const;
+
     /// Atomically replaces the checkpoint (see write_file_atomically). The
     /// directory is created if missing; temporary files left by a run killed
     /// mid-write are removed. `before_rename` is a fail-point hook.

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -152,6 +153,32 @@ void DlqWriter::close() {
                                                path_.string(), std::strerror(sync_errno)));
     }
     fsync_directory(dir_);
+}
+
+std::vector<DlqFileInfo> list_dlq_files(const std::filesystem::path& dir,
+                                        std::string_view pipeline) {
+    std::vector<DlqFileInfo> files;
+    const std::string prefix = std::string(pipeline) + "_";
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        const bool replayed = name.find(".ndjson.replayed.") != std::string::npos;
+        if (!name.starts_with(prefix) || (!name.ends_with(".ndjson") && !replayed)) {
+            continue;
+        }
+        std::optional<std::string> text;
+        try {
+            text = read_file_if_exists(entry.path());
+        } catch (const std::exception&) {
+            text.reset();
+        }
+        const auto rows =
+            text ? static_cast<std::size_t>(std::count(text->begin(), text->end(), '\n')) : 0;
+        files.push_back({entry.path(), rows, replayed});
+    }
+    std::sort(files.begin(), files.end(),
+              [](const DlqFileInfo& a, const DlqFileInfo& b) { return a.path < b.path; });
+    return files;
 }
 
 }  // namespace pipeline

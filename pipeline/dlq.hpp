@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/order_row.hpp"
 #include "pipeline/timestamp.hpp"
@@ -32,6 +33,19 @@ struct DlqEntry {
 /// source column is missing from "row", or rejected_at is not an ISO-8601
 /// timestamp with an offset. Unknown keys are ignored. Pure; never throws.
 std::optional<DlqEntry> parse_dlq_line(std::string_view line, std::string& why);
+
+/// One DLQ file of a pipeline in the DLQ directory.
+struct DlqFileInfo {
+    std::filesystem::path path;
+    std::size_t rows = 0;   ///< lines
+    bool replayed = false;  ///< renamed `<file>.replayed.<run id>` by `dlq replay`
+};
+
+/// The pipeline's DLQ files (`<pipeline>_*.ndjson`, replayed or not) in
+/// `dir`, sorted by name; empty when `dir` does not exist. Unreadable files
+/// count 0 rows.
+std::vector<DlqFileInfo> list_dlq_files(const std::filesystem::path& dir,
+                                        std::string_view pipeline);
 
 /// Appends lines to `<dir>/<pipeline>_<run_id>.ndjson`, creating the file on
 /// the first line (a run without rejections leaves no file). Move-only. The

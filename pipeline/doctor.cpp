@@ -9,6 +9,7 @@
 
 #include "pipeline/atomic_file.hpp"
 #include "pipeline/checkpoint.hpp"
+#include "pipeline/dlq.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/extractor.hpp"
 #include "pipeline/order_row.hpp"
@@ -40,21 +41,6 @@ DoctorCheck warn(std::string name, std::string detail) {
 }
 DoctorCheck fail(std::string name, std::string detail) {
     return {std::move(name), DoctorCheck::Level::fail, std::move(detail)};
-}
-
-std::optional<double> checkpoint_lag(const Config& config, Timestamp now, std::string& why,
-                                     bool& present) {
-    const CheckpointStore store(config.checkpoint_dir, config.pipeline_name);
-    const auto text = read_file_if_exists(store.path());
-    present = text.has_value();
-    if (!text) {
-        return std::nullopt;
-    }
-    auto state = parse_checkpoint(*text, why);
-    if (!state) {
-        return std::nullopt;
-    }
-    return static_cast<double>(now.micros - state->watermark.micros) / 1e6;
 }
 
 // Source: reachable, read-only session, and the cursor's plan uses an index on updated_at.
@@ -244,16 +230,9 @@ void check_dlq(const Config& config, std::vector<DoctorCheck>& out) {
     }
     std::size_t files = 0;
     std::size_t rows = 0;
-    const std::string prefix = config.pipeline_name + "_";
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(config.dlq_dir, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (name.starts_with(prefix) && name.ends_with(".ndjson")) {
-            ++files;
-            if (auto text = read_file_if_exists(entry.path())) {
-                rows += static_cast<std::size_t>(std::count(text->begin(), text->end(), '\n'));
-            }
-        }
+    for (const auto& file : list_dlq_files(config.dlq_dir, config.pipeline_name)) {
+        files += file.replayed ? 0 : 1;
+        rows += file.replayed ? 0 : file.rows;
     }
     const std::string detail = fmt::format("{}; {} row(s) in {} file(s) not replayed",
                                            config.dlq_dir.string(), rows, files);
@@ -282,15 +261,13 @@ std::vector<DoctorCheck> run_doctor(const Config& config) {
                                               to_string(config.environment))));
     Timestamp source_now = now_utc();
     check_source(config, out, source_now);
-    std::string why;
-    bool has_checkpoint = false;
-    std::optional<double> lag;
+    CheckpointLoad checkpoint;
     try {
-        lag = checkpoint_lag(config, source_now, why, has_checkpoint);
+        checkpoint = CheckpointStore(config.checkpoint_dir, config.pipeline_name).peek();
     } catch (const std::exception& e) {
-        why = e.what();
-        has_checkpoint = true;
+        checkpoint.warning = e.what();
     }
+    const bool has_checkpoint = checkpoint.state || checkpoint.warning;
     if (config.destination.kind == DestinationKind::snowflake) {
         check_snowflake_destination(config, out);
     } else {
@@ -299,13 +276,15 @@ std::vector<DoctorCheck> run_doctor(const Config& config) {
     const std::string what = "checkpoint readable";
     if (!has_checkpoint) {
         out.push_back(warn(what, "none yet: the next run loads everything"));
-    } else if (!lag) {
+    } else if (!checkpoint.state) {
         out.push_back(fail(what, fmt::format("corrupt: {}; the next run moves it aside and "
                                              "reloads everything",
-                                             why)));
+                                             *checkpoint.warning)));
     } else {
-        const std::string detail = fmt::format("lag {:.0f} s behind the source's clock", *lag);
-        out.push_back(*lag > stale_lag_seconds
+        const double lag =
+            static_cast<double>(source_now.micros - checkpoint.state->watermark.micros) / 1e6;
+        const std::string detail = fmt::format("lag {:.0f} s behind the source's clock", lag);
+        out.push_back(lag > stale_lag_seconds
                           ? warn(what, detail + " (above the 20-minute freshness target)")
                           : ok(what, detail));
     }

@@ -90,22 +90,32 @@ private:
 };
 
 // The window for this run, from the checkpoint (incremental) or the date (backfill).
+// [start of day, start of next day): the window of a backfill.
+WindowRequest backfill_window(CivilDate date) {
+    WindowRequest window;
+    window.kind = WindowRequest::Kind::backfill;
+    window.lower = start_of_day(date);
+    window.upper = Timestamp{window.lower->micros + micros_per_day};
+    return window;
+}
+
+// The exclusive lower bound of an incremental window after `watermark`.
+Timestamp after_overlap(const Config& config, Timestamp watermark) {
+    return Timestamp{watermark.micros - config.overlap_minutes * micros_per_minute};
+}
+
 WindowRequest plan_window(const Config& config, const RunOptions& options,
                           const CheckpointStore& checkpoints) {
-    WindowRequest window;
     if (options.backfill_date) {
-        window.kind = WindowRequest::Kind::backfill;
-        window.lower = start_of_day(*options.backfill_date);
-        window.upper = Timestamp{window.lower->micros + micros_per_day};
-        return window;
+        return backfill_window(*options.backfill_date);
     }
+    WindowRequest window;
     CheckpointLoad loaded = checkpoints.load(now_utc());
     if (loaded.warning) {
         log_warning(*loaded.warning, {{"event", "checkpoint_corrupt"}});
     }
     if (loaded.state) {
-        window.lower =
-            Timestamp{loaded.state->watermark.micros - config.overlap_minutes * micros_per_minute};
+        window.lower = after_overlap(config, loaded.state->watermark);
         log_info("checkpoint loaded", {{"event", "checkpoint_loaded"},
                                        {"watermark", format_timestamp(loaded.state->watermark)},
                                        {"overlap_minutes", config.overlap_minutes}});
@@ -425,23 +435,18 @@ DryRunSummary dry_run_pipeline(const Config& config, const RunOptions& options) 
     out.backfill = options.backfill_date.has_value();
     WindowRequest window;
     if (options.backfill_date) {
-        window.kind = WindowRequest::Kind::backfill;
-        window.lower = start_of_day(*options.backfill_date);
-        window.upper = Timestamp{window.lower->micros + micros_per_day};
+        window = backfill_window(*options.backfill_date);
     } else {
-        // Read the checkpoint without CheckpointStore::load, which moves a corrupt file aside.
+        // peek, not load: load moves a corrupt checkpoint aside, and a dry run writes nothing.
         const CheckpointStore store(config.checkpoint_dir, config.pipeline_name);
-        std::string why;
-        if (auto text = read_file_if_exists(store.path())) {
-            if (auto state = parse_checkpoint(*text, why)) {
-                window.lower =
-                    Timestamp{state->watermark.micros - config.overlap_minutes * micros_per_minute};
-            } else {
-                out.checkpoint_note = fmt::format(
-                    "checkpoint {} is corrupt ({}); a run would move it aside and start as if "
-                    "none existed",
-                    store.path().string(), why);
-            }
+        const CheckpointLoad peeked = store.peek();
+        if (peeked.state) {
+            window.lower = after_overlap(config, peeked.state->watermark);
+        } else if (peeked.warning) {
+            out.checkpoint_note = fmt::format(
+                "checkpoint {} is corrupt ({}); a run would move it aside and start as if "
+                "none existed",
+                store.path().string(), *peeked.warning);
         }
         if (!window.lower && config.start_from) {
             window.lower = *config.start_from;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/copy_text.hpp"
+#include "pipeline/unicode.hpp"
 
 namespace pipeline {
 
@@ -232,23 +233,28 @@ HttpRetry classify_http_status(int http_status) {
     }
 }
 
-std::optional<std::int64_t> count_column(const ResultSet& result, std::string_view name) {
+std::optional<std::size_t> find_column(const ResultSet& result, std::string_view name) {
+    const std::string wanted = ascii_lower(name);
     for (std::size_t c = 0; c < result.columns.size(); ++c) {
-        if (result.columns[c] != name) {
-            continue;
+        if (ascii_lower(result.columns[c]) == wanted) {
+            return c;
         }
-        if (result.rows.empty() || c >= result.rows.front().size() || !result.rows.front()[c]) {
-            return std::nullopt;
-        }
-        const std::string& text = *result.rows.front()[c];
-        std::int64_t value = 0;
-        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc{} || ptr != text.data() + text.size()) {
-            return std::nullopt;
-        }
-        return value;
     }
     return std::nullopt;
+}
+
+std::optional<std::int64_t> count_column(const ResultSet& result, std::string_view name) {
+    const auto c = find_column(result, name);
+    if (!c || result.rows.empty() || *c >= result.rows.front().size() || !result.rows.front()[*c]) {
+        return std::nullopt;
+    }
+    const std::string& text = *result.rows.front()[*c];
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || ptr != text.data() + text.size()) {
+        return std::nullopt;
+    }
+    return value;
 }
 
 }  // namespace pipeline

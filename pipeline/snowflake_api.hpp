@@ -89,6 +89,9 @@ enum class HttpRetry {
 };
 HttpRetry classify_http_status(int http_status);
 
+/// The index of the first column named `name` (ASCII case-insensitive), if any. Pure.
+std::optional<std::size_t> find_column(const ResultSet& result, std::string_view name);
+
 /// The value of the first column named `name` in the first row as an integer
 /// (MERGE answers only carry the columns of the clause kinds present). Pure.
 std::optional<std::int64_t> count_column(const ResultSet& result, std::string_view name);

@@ -23,16 +23,6 @@ const SnowflakeDestination& settings_of(const DestinationConfig& destination) {
     return *destination.snowflake;
 }
 
-// The column index of `name` in `result`, or nullopt.
-std::optional<std::size_t> column_index(const ResultSet& result, std::string_view name) {
-    for (std::size_t i = 0; i < result.columns.size(); ++i) {
-        if (ascii_lower(result.columns[i]) == name) {
-            return i;
-        }
-    }
-    return std::nullopt;
-}
-
 bool plain_name(std::string_view name) {
     return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -88,8 +78,8 @@ void SnowflakeWarehouse::begin_run() {
     const std::string& warehouse = destination_.snowflake->target.warehouse;
     const ResultSet shown =
         run("SHOW WAREHOUSES", fmt::format("SHOW WAREHOUSES LIKE '{}'", warehouse));
-    const auto name_column = column_index(shown, "name");
-    const auto state_column = column_index(shown, "state");
+    const auto name_column = find_column(shown, "name");
+    const auto state_column = find_column(shown, "state");
     std::optional<std::string> state;
     if (name_column && state_column) {
         for (const auto& row : shown.rows) {
@@ -175,7 +165,7 @@ void SnowflakeWarehouse::drop_stale_staging() {
     const std::string prefix = sf_staging_prefix(pipeline_name_);
     const std::string schema = ascii_upper(destination_.schema.str());
     const ResultSet shown = run("SHOW TABLES", sf_show_staging_sql(destination_.schema, prefix));
-    const auto name_column = column_index(shown, "name");
+    const auto name_column = find_column(shown, "name");
     if (!name_column) {
         return;
     }

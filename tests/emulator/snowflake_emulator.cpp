@@ -153,6 +153,15 @@ Answer error_answer(int status, std::string code, std::string message, std::stri
     return {status, body, std::nullopt};
 }
 
+// A 200 for a statement that succeeded (the caller fills the rows).
+Answer ok_answer() {
+    return {200,
+            {{"code", "090001"},
+             {"sqlState", "00000"},
+             {"message", "Statement executed successfully."}},
+            std::nullopt};
+}
+
 // Replaces `?` outside quotes by $1, $2, ... and returns how many there were.
 int number_placeholders(std::string& sql) {
     std::string out;
@@ -564,11 +573,7 @@ Answer Emulator::run_sql(const std::string& sql, const Json& bindings, const std
     const auto status_result = [&](const std::string& text) {
         e.row_type = Json::array({{{"name", "status"}, {"type", "text"}}});
         e.rows = {{text}};
-        return Answer{200,
-                      {{"code", "090001"},
-                       {"sqlState", "00000"},
-                       {"message", "Statement executed successfully."}},
-                      std::nullopt};
+        return ok_answer();
     };
     const std::string first = upper(sql.substr(0, sql.find_first_of(" \n")));
     if (sql.starts_with("SHOW WAREHOUSES LIKE '")) {
@@ -581,11 +586,7 @@ Answer Emulator::run_sql(const std::string& sql, const Json& bindings, const std
                 e.rows.push_back({name, state, "STANDARD"});
             }
         }
-        return Answer{200,
-                      {{"code", "090001"},
-                       {"sqlState", "00000"},
-                       {"message", "Statement executed successfully."}},
-                      std::nullopt};
+        return ok_answer();
     }
     if (sql.starts_with("ALTER WAREHOUSE ")) {
         std::istringstream words(sql.substr(16));
@@ -643,11 +644,7 @@ Answer Emulator::run_sql(const std::string& sql, const Json& bindings, const std
                               upper(schema), "TRANSIENT"});
         }
         PQclear(res);
-        return Answer{200,
-                      {{"code", "090001"},
-                       {"sqlState", "00000"},
-                       {"message", "Statement executed successfully."}},
-                      std::nullopt};
+        return ok_answer();
     }
     if (first == "BEGIN" || first == "COMMIT" || first == "USE" || first == "ROLLBACK") {
         return error_answer(422, "391911", "Command not supported by SQL API.", "0A000");
@@ -756,8 +753,6 @@ Answer Emulator::run_pg(std::string sql, const Json& bindings, Execution& e) {
         PQclear(PQexec(pg_, "ROLLBACK"));
         return a;
     };
-    const auto ok_body = Json{
-        {"code", "090001"}, {"sqlState", "00000"}, {"message", "Statement executed successfully."}};
     PQclear(PQexec(pg_, "BEGIN"));
     long long inserted = 0, updated = 0;
     const bool merge = original.starts_with("MERGE INTO ");
@@ -827,7 +822,7 @@ Answer Emulator::run_pg(std::string sql, const Json& bindings, Execution& e) {
         PQclear(res);
     }
     PQclear(PQexec(pg_, "COMMIT"));
-    Json body = ok_body;
+    Json body = ok_answer().body;
     const auto number = [](const char* name) { return Json{{"name", name}, {"type", "fixed"}}; };
     if (original.starts_with("INSERT")) {
         e.row_type = Json::array({number("number of rows inserted")});
