@@ -82,12 +82,23 @@ std::string pg_create_staging_sql(const SqlIdentifier& schema, const SqlIdentifi
         pg_staging_table, schema.str(), table.str());
 }
 
-std::string pg_copy_staging_sql() {
-    return fmt::format("COPY pg_temp.{} ({}) FROM STDIN", pg_staging_table, joined_columns());
+namespace {
+
+std::string_view copy_options(CopyFormat format) {
+    return format == CopyFormat::binary ? " WITH (FORMAT binary)" : "";
 }
 
-std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table) {
-    return fmt::format("COPY {}.{} ({}) FROM STDIN", schema.str(), table.str(), joined_columns());
+}  // namespace
+
+std::string pg_copy_staging_sql(CopyFormat format) {
+    return fmt::format("COPY pg_temp.{} ({}) FROM STDIN{}", pg_staging_table, joined_columns(),
+                       copy_options(format));
+}
+
+std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
+                               CopyFormat format) {
+    return fmt::format("COPY {}.{} ({}) FROM STDIN{}", schema.str(), table.str(),
+                       joined_columns(), copy_options(format));
 }
 
 std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table) {

@@ -1,8 +1,11 @@
 // pipeline/merge_sql.hpp: DDL, staging and MERGE SQL built from checked identifiers (spec §6).
 #pragma once
 
+#include <array>
 #include <string>
+#include <string_view>
 
+#include "pipeline/order_row.hpp"
 #include "pipeline/sql_identifier.hpp"
 
 namespace pipeline {
@@ -19,11 +22,27 @@ std::string pg_create_run_table_sql(const QualifiedName& run_table);
 /// CREATE TEMP TABLE IF NOT EXISTS for staging, shaped like the target, emptied at each commit.
 std::string pg_create_staging_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
 
+/// The wire format of a COPY: binary when the target has exactly the types
+/// of pg_create_target_sql, text (converted by the server) otherwise.
+enum class CopyFormat { text, binary };
+
+/// The type of each destination column in pg_create_target_sql, as
+/// PostgreSQL's `format_type` without modifiers prints it, in destination order.
+inline constexpr std::array<std::string_view, destination_column_names.size()>
+    pg_destination_column_types = {
+        "bigint",  "bigint",  "text",    "text",    "numeric",  "numeric", "numeric",
+        "numeric", "text",    "text",    "text",    "text",     "date",    "smallint",
+        "text",    "numeric", "text",    "text",    "boolean",  "text",
+        "timestamp with time zone",      "timestamp with time zone",
+        "timestamp with time zone",      "timestamp with time zone",
+        "timestamp with time zone"};
+
 /// COPY staging (all 25 columns, in order) FROM STDIN.
-std::string pg_copy_staging_sql();
+std::string pg_copy_staging_sql(CopyFormat format);
 
 /// COPY the target (all 25 columns, in order) FROM STDIN: the insert-only fast path.
-std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
+std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
+                               CopyFormat format);
 
 /// INSERT ... ON CONFLICT (order_id) DO UPDATE ... WHERE target older than
 /// staging; returns one row: (inserted, updated).

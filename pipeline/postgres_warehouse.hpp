@@ -2,8 +2,11 @@
 #pragma once
 
 #include <optional>
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "pipeline/merge_sql.hpp"
 #include "pipeline/pg_connection.hpp"
 #include "pipeline/warehouse.hpp"
 
@@ -26,7 +29,7 @@ public:
 
 private:
     PgConnection& connection();
-    /// COPY `rows` (25 columns, text format) with `copy_sql`.
+    /// COPY `rows` (25 columns, in copy_format_) with `copy_sql`, in order_id order.
     void copy_rows(PgConnection& conn, const std::string& copy_sql, const std::string& label,
                    std::span<const OrderRow> rows);
     /// True when the target already holds one of the batch's order_ids.
@@ -37,7 +40,9 @@ private:
     std::string application_name_;
     std::optional<PgConnection> conn_;
     bool staging_ready_ = false;
+    CopyFormat copy_format_ = CopyFormat::text;  ///< set by ensure_schema
     std::string copy_buffer_;
+    std::vector<std::uint32_t> copy_order_;
 };
 
 }  // namespace pipeline

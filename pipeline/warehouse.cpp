@@ -21,7 +21,7 @@ std::vector<std::string> planned_statements(const DestinationConfig& d,
                 sf_merge_sql(d.schema, d.table, staging, std::nullopt)};
     }
     return {pg_create_target_sql(d.schema, d.table), pg_create_run_table_sql(d.run_table),
-            pg_create_staging_sql(d.schema, d.table), pg_copy_staging_sql(),
+            pg_create_staging_sql(d.schema, d.table), pg_copy_staging_sql(CopyFormat::binary),
             pg_merge_sql(d.schema, d.table)};
 }
 

@@ -8,8 +8,11 @@
 #include <set>
 
 #include "pipeline/config.hpp"
+#include "pipeline/copy_binary.hpp"
+#include "pipeline/copy_text.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/logging.hpp"
+#include "pipeline/merge_sql.hpp"
 #include "pipeline/run.hpp"
 #include "pipeline/run_lock.hpp"
 #include "tests/support/pipeline_fixture.hpp"
@@ -271,6 +274,119 @@ TEST_F(PipelineTest, InsertOnlyFastPathFallsBackToMergeWhenAKeyAppears) {
     const auto& result = run.wait();
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_NE(result.err.find("\"event\":\"direct_copy_fallback\""), std::string::npos);
+    EXPECT_EQ(loaded(), expected());
+}
+
+// Rows at the edges of every binary encoding: signs, zero, the numeric(14,2)
+// maximum, dates and instants before PostgreSQL's 2000-01-01 epoch, text that
+// text COPY must escape, and NULLs.
+std::vector<pipeline::OrderRow> edge_rows() {
+    std::vector<pipeline::OrderRow> rows;
+    pipeline::OrderRow a;
+    a.order_id = 1;
+    a.customer_id = 9'007'199'254'740'993;
+    a.store_id = "S\t1\\n ☕";
+    a.restaurant_id = "";
+    a.order_amount = 99'999'999'999'999;
+    a.delivery_fee = 5;
+    a.discount_amount = -12'345;
+    a.total_value = 0;
+    a.status = "delivered";
+    a.payment_method = "card";
+    a.payment_status = "paid\n";
+    a.order_tier = pipeline::OrderTier::premium;
+    a.order_date = {1969, 12, 31};
+    a.order_hour = 23;
+    a.order_month = "1969-12";
+    a.delivery_minutes_tenths = -3;
+    a.cancellation_type = pipeline::CancellationType::system;
+    a.cancellation_reason = "payment_failed";
+    a.has_promo = true;
+    a.promo_code = "X\r";
+    a.created_at = pipeline::Timestamp{-1};
+    a.updated_at = pipeline::Timestamp{946'684'799'999'999};
+    a.delivered_at = pipeline::Timestamp{946'684'800'000'000};
+    a.cancelled_at = pipeline::Timestamp{4'102'444'800'123'456};
+    a.ingested_at = pipeline::Timestamp{1'772'341'200'000'001};
+    rows.push_back(a);
+    pipeline::OrderRow b;  // mostly zeros and NULLs
+    b.order_id = -5;
+    b.store_id = "s";
+    b.status = "placed";
+    b.order_month = "1970-01";
+    b.delivery_minutes_tenths = 123'456'789'012;
+    rows.push_back(b);
+    pipeline::OrderRow c = a;
+    c.order_id = 2;
+    c.order_amount = 10'000'00;
+    c.delivery_fee = 1;
+    c.discount_amount = -99'999'999'999'999;
+    c.delivery_minutes_tenths = 100'000;
+    c.order_date = {2000, 1, 1};
+    rows.push_back(c);
+    return rows;
+}
+
+TEST_F(PipelineTest, BinaryCopyStoresExactlyWhatTextCopyStores) {
+    auto table = *pipeline::SqlIdentifier::parse("orders");
+    std::vector<std::string> loaded_by;
+    for (const auto format : {pipeline::CopyFormat::text, pipeline::CopyFormat::binary}) {
+        const std::string name = format == pipeline::CopyFormat::text ? "by_text" : "by_binary";
+        auto schema = *pipeline::SqlIdentifier::parse(name);
+        wh_.exec(pipeline::pg_create_target_sql(schema, table));
+        std::string data;
+        if (format == pipeline::CopyFormat::binary) {
+            pipeline::append_copy_binary_header(data);
+        }
+        for (const auto& row : edge_rows()) {
+            if (format == pipeline::CopyFormat::binary) {
+                pipeline::append_copy_binary_row(data, row);
+            } else {
+                pipeline::append_copy_row(data, row);
+            }
+        }
+        if (format == pipeline::CopyFormat::binary) {
+            pipeline::append_copy_binary_trailer(data);
+        }
+        pipeline::PgConnection conn = wh_.connect();
+        conn.begin_copy(pipeline::pg_copy_target_sql(schema, table, format), "[COPY test]");
+        conn.put_copy_data(data);
+        EXPECT_EQ(conn.end_copy(), 3);
+    }
+    const auto text_rows = wh_.rows("SELECT * FROM by_text.orders ORDER BY order_id");
+    ASSERT_EQ(text_rows.size(), 3U);
+    EXPECT_EQ(wh_.rows("SELECT * FROM by_binary.orders ORDER BY order_id"), text_rows);
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM by_binary.orders b JOIN by_text.orders t "
+                         "USING (order_id) WHERE b.store_id = t.store_id AND "
+                         "b.order_amount = t.order_amount AND b.created_at = t.created_at AND "
+                         "b.delivery_minutes = t.delivery_minutes AND b.order_date = t.order_date"),
+              "3");
+}
+
+TEST_F(PipelineTest, HandMadeTargetWithOtherTypesLoadsThroughTextCopy) {
+    // A target created before the first run with looser types than ours:
+    // binary COPY would be refused, so the load must use text COPY.
+    wh_.exec(
+        "CREATE SCHEMA silver; CREATE TABLE silver.orders (order_id bigint PRIMARY KEY, "
+        "customer_id bigint, store_id text, restaurant_id text, order_amount numeric, "
+        "delivery_fee numeric, discount_amount numeric, total_value numeric, status text, "
+        "payment_method text, payment_status text, order_tier text, order_date date, "
+        "order_hour integer, order_month text, delivery_minutes numeric, cancellation_type text, "
+        "cancellation_reason text, has_promo boolean, promo_code text, created_at timestamptz, "
+        "updated_at timestamptz, delivered_at timestamptz, cancelled_at timestamptz, "
+        "ingested_at timestamptz)");
+    const auto result = run_cli({"run"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.err.find("\"event\":\"copy_format\",\"format\":\"text\""),
+              std::string::npos);
+    EXPECT_EQ(loaded(), expected());
+}
+
+TEST_F(PipelineTest, TargetWithOurTypesLoadsThroughBinaryCopy) {
+    const auto result = run_cli({"run"}, {{"ORDERS_PIPELINE_LOG_LEVEL", "DEBUG"}});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.err.find("\"event\":\"copy_format\",\"format\":\"binary\""),
+              std::string::npos);
     EXPECT_EQ(loaded(), expected());
 }
 

@@ -1,6 +1,7 @@
 // tests/unit/sql_test.cpp: identifiers, COPY text encoding and the generated SQL.
 #include <gtest/gtest.h>
 
+#include "pipeline/copy_binary.hpp"
 #include "pipeline/copy_text.hpp"
 #include "pipeline/error.hpp"
 #include "pipeline/merge_sql.hpp"
@@ -66,6 +67,114 @@ TEST(CopyTextTest, EncodesAFullRow) {
               "7\t9\tS\\t1\t\\N\t123.45\t0.00\t-0.05\t123.50\tcancelled\tupi\t\\N\teconomy\t"
               "2026-03-01\t5\t2026-03\t-0.3\tsystem\t\\N\tt\t\t2026-03-01 05:00:00.000001+00\t"
               "2026-03-01 05:00:00.000001+00\t\\N\t\\N\t1970-01-01 00:00:00.000000+00\n");
+}
+
+// Big-endian 16-bit words, as the binary numeric form is written.
+std::string words(std::initializer_list<int> values) {
+    std::string out;
+    for (int v : values) {
+        out.push_back(static_cast<char>((v >> 8) & 0xFF));
+        out.push_back(static_cast<char>(v & 0xFF));
+    }
+    return out;
+}
+
+std::string numeric(std::int64_t units, int scale) {
+    std::string out;
+    pipeline::append_numeric_binary(out, units, scale);
+    return out;
+}
+
+TEST(CopyBinaryTest, NumericDigitsWeightSignAndScale) {
+    // (ndigits, weight, sign, dscale, base-10000 digits...)
+    EXPECT_EQ(numeric(0, 2), words({0, -1, 0, 2}));
+    EXPECT_EQ(numeric(5, 2), words({1, -1, 0, 2, 500}));                 // 0.05
+    EXPECT_EQ(numeric(-5, 2), words({1, -1, 0x4000, 2, 500}));           // -0.05
+    EXPECT_EQ(numeric(12345, 2), words({2, 0, 0, 2, 123, 4500}));        // 123.45
+    EXPECT_EQ(numeric(1000000, 2), words({2, 1, 0, 2, 1, 0}));  // 10000.00
+    EXPECT_EQ(numeric(123456789, 2), words({3, 1, 0, 2, 123, 4567, 8900}));  // 1234567.89
+    EXPECT_EQ(numeric(99'999'999'999'999, 2),
+              words({4, 2, 0, 2, 9999, 9999, 9999, 9900}));  // 999999999999.99
+    EXPECT_EQ(numeric(-3, 1), words({1, -1, 0x4000, 1, 3000}));  // -0.3
+    EXPECT_EQ(numeric(100000, 1), words({2, 1, 0, 1, 1, 0}));  // 10000.0
+}
+
+TEST(CopyBinaryTest, StreamFraming) {
+    std::string out;
+    pipeline::append_copy_binary_header(out);
+    EXPECT_EQ(out, std::string("PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19));
+    out.clear();
+    pipeline::append_copy_binary_trailer(out);
+    EXPECT_EQ(out, words({-1}));
+}
+
+TEST(CopyBinaryTest, EncodesAFullRow) {
+    pipeline::OrderRow row;
+    row.order_id = 7;
+    row.customer_id = -2;
+    row.store_id = "S\t1";
+    row.order_amount = 12345;
+    row.order_date = {1999, 12, 31};
+    row.order_hour = 23;
+    row.order_month = "1999-12";
+    row.has_promo = true;
+    row.created_at = pipeline::Timestamp{946'684'800'000'001};  // 2000-01-01T00:00:00.000001Z
+    row.updated_at = pipeline::Timestamp{0};                    // 1970-01-01
+    row.ingested_at = row.created_at;
+    std::string out;
+    pipeline::append_copy_binary_row(out, row);
+    std::size_t at = 0;
+    auto take = [&](std::size_t n) {
+        std::string part = out.substr(at, n);
+        at += n;
+        return part;
+    };
+    auto length = [&] {
+        const std::string b = take(4);
+        return (static_cast<unsigned char>(b[0]) << 24) | (static_cast<unsigned char>(b[1]) << 16) |
+               (static_cast<unsigned char>(b[2]) << 8) | static_cast<unsigned char>(b[3]);
+    };
+    EXPECT_EQ(take(2), words({25}));
+    EXPECT_EQ(length(), 8U);
+    EXPECT_EQ(take(8), words({0, 0, 0, 7}));
+    EXPECT_EQ(length(), 8U);
+    EXPECT_EQ(take(8), words({-1, -1, -1, -2}));
+    EXPECT_EQ(length(), 3U);
+    EXPECT_EQ(take(3), "S\t1");
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // restaurant_id NULL
+    EXPECT_EQ(length(), 12U);
+    EXPECT_EQ(take(12), words({2, 0, 0, 2, 123, 4500}));
+    for (int money = 0; money < 3; ++money) {  // 0.00 x3 (delivery, discount, total)
+        EXPECT_EQ(length(), 8U);
+        EXPECT_EQ(take(8), words({0, -1, 0, 2}));
+    }
+    EXPECT_EQ(length(), 0U);           // status ""
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // payment_method
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // payment_status
+    EXPECT_EQ(length(), 7U);
+    EXPECT_EQ(take(7), "economy");
+    EXPECT_EQ(length(), 4U);
+    EXPECT_EQ(take(4), words({-1, -1}));  // 1999-12-31: day -1 of PostgreSQL's epoch
+    EXPECT_EQ(length(), 2U);
+    EXPECT_EQ(take(2), words({23}));
+    EXPECT_EQ(length(), 7U);
+    EXPECT_EQ(take(7), "1999-12");
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // delivery_minutes
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // cancellation_type
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // cancellation_reason
+    EXPECT_EQ(length(), 1U);
+    EXPECT_EQ(take(1), "\1");
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // promo_code
+    EXPECT_EQ(length(), 8U);
+    EXPECT_EQ(take(8), words({0, 0, 0, 1}));  // one microsecond after 2000-01-01
+    EXPECT_EQ(length(), 8U);
+    // 1970-01-01 is 946,684,800,000,000 us before PostgreSQL's epoch.
+    EXPECT_EQ(take(8), words({0xFFFC, 0xA2FE, 0xC4C8, 0x2000}));
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // delivered_at
+    EXPECT_EQ(length(), 0xFFFFFFFFU);  // cancelled_at
+    EXPECT_EQ(length(), 8U);
+    EXPECT_EQ(take(8), words({0, 0, 0, 1}));  // ingested_at
+    EXPECT_EQ(at, out.size());
 }
 
 TEST(MergeSqlTest, NewerWinsUpsertUsesCheckedNames) {
