@@ -79,8 +79,8 @@ void append_numeric_binary(std::string& out, std::int64_t units, int scale) {
         pow10 *= 10;
     }
     // |units| without overflow for INT64_MIN (money is bounded far below it anyway).
-    const std::uint64_t magnitude = units < 0 ? 0 - static_cast<std::uint64_t>(units)
-                                              : static_cast<std::uint64_t>(units);
+    const std::uint64_t magnitude =
+        units < 0 ? 0 - static_cast<std::uint64_t>(units) : static_cast<std::uint64_t>(units);
     std::uint64_t whole = magnitude / static_cast<std::uint64_t>(pow10);
     const std::uint64_t fraction = magnitude % static_cast<std::uint64_t>(pow10);
     // Base-10000 digits, most significant first: the whole part's groups, then

@@ -97,8 +97,8 @@ std::string pg_copy_staging_sql(CopyFormat format) {
 
 std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
                                CopyFormat format) {
-    return fmt::format("COPY {}.{} ({}) FROM STDIN{}", schema.str(), table.str(),
-                       joined_columns(), copy_options(format));
+    return fmt::format("COPY {}.{} ({}) FROM STDIN{}", schema.str(), table.str(), joined_columns(),
+                       copy_options(format));
 }
 
 std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table) {

@@ -29,13 +29,31 @@ enum class CopyFormat { text, binary };
 /// The type of each destination column in pg_create_target_sql, as
 /// PostgreSQL's `format_type` without modifiers prints it, in destination order.
 inline constexpr std::array<std::string_view, destination_column_names.size()>
-    pg_destination_column_types = {
-        "bigint",  "bigint",  "text",    "text",    "numeric",  "numeric", "numeric",
-        "numeric", "text",    "text",    "text",    "text",     "date",    "smallint",
-        "text",    "numeric", "text",    "text",    "boolean",  "text",
-        "timestamp with time zone",      "timestamp with time zone",
-        "timestamp with time zone",      "timestamp with time zone",
-        "timestamp with time zone"};
+    pg_destination_column_types = {"bigint",
+                                   "bigint",
+                                   "text",
+                                   "text",
+                                   "numeric",
+                                   "numeric",
+                                   "numeric",
+                                   "numeric",
+                                   "text",
+                                   "text",
+                                   "text",
+                                   "text",
+                                   "date",
+                                   "smallint",
+                                   "text",
+                                   "numeric",
+                                   "text",
+                                   "text",
+                                   "boolean",
+                                   "text",
+                                   "timestamp with time zone",
+                                   "timestamp with time zone",
+                                   "timestamp with time zone",
+                                   "timestamp with time zone",
+                                   "timestamp with time zone"};
 
 /// COPY staging (all 25 columns, in order) FROM STDIN.
 std::string pg_copy_staging_sql(CopyFormat format);

@@ -84,8 +84,9 @@ void PostgresWarehouse::copy_rows(PgConnection& conn, const std::string& copy_sq
     // order, which measured 14% faster than the extraction order on 1M rows.
     copy_order_.resize(rows.size());
     std::iota(copy_order_.begin(), copy_order_.end(), std::uint32_t{0});
-    std::sort(copy_order_.begin(), copy_order_.end(),
-              [&](std::uint32_t a, std::uint32_t b) { return rows[a].order_id < rows[b].order_id; });
+    std::sort(copy_order_.begin(), copy_order_.end(), [&](std::uint32_t a, std::uint32_t b) {
+        return rows[a].order_id < rows[b].order_id;
+    });
     conn.begin_copy(copy_sql, label);
     constexpr std::size_t flush_bytes = 1 << 20;
     const bool binary = copy_format_ == CopyFormat::binary;
@@ -174,7 +175,8 @@ MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
                          {{"event", "direct_copy_fallback"}, {"batch", batch.number}});
             }
         }
-        copy_rows(conn, pg_copy_staging_sql(copy_format_), fmt::format("[COPY staging for {}]", target), rows);
+        copy_rows(conn, pg_copy_staging_sql(copy_format_),
+                  fmt::format("[COPY staging for {}]", target), rows);
         batch.hit(FailSite::after_stage);
         const auto t1 = std::chrono::steady_clock::now();
         const PgResult counts = conn.exec(pg_merge_sql(destination_.schema, destination_.table),

@@ -1,8 +1,8 @@
 // pipeline/postgres_warehouse.hpp: the PostgreSQL destination: COPY into staging, then upsert.
 #pragma once
 
-#include <optional>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -377,8 +377,7 @@ TEST_F(PipelineTest, HandMadeTargetWithOtherTypesLoadsThroughTextCopy) {
         "ingested_at timestamptz)");
     const auto result = run_cli({"run"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
-    EXPECT_NE(result.err.find("\"event\":\"copy_format\",\"format\":\"text\""),
-              std::string::npos);
+    EXPECT_NE(result.err.find("\"event\":\"copy_format\",\"format\":\"text\""), std::string::npos);
     EXPECT_EQ(loaded(), expected());
 }
 

@@ -88,15 +88,15 @@ std::string numeric(std::int64_t units, int scale) {
 TEST(CopyBinaryTest, NumericDigitsWeightSignAndScale) {
     // (ndigits, weight, sign, dscale, base-10000 digits...)
     EXPECT_EQ(numeric(0, 2), words({0, -1, 0, 2}));
-    EXPECT_EQ(numeric(5, 2), words({1, -1, 0, 2, 500}));                 // 0.05
-    EXPECT_EQ(numeric(-5, 2), words({1, -1, 0x4000, 2, 500}));           // -0.05
-    EXPECT_EQ(numeric(12345, 2), words({2, 0, 0, 2, 123, 4500}));        // 123.45
-    EXPECT_EQ(numeric(1000000, 2), words({2, 1, 0, 2, 1, 0}));  // 10000.00
+    EXPECT_EQ(numeric(5, 2), words({1, -1, 0, 2, 500}));                     // 0.05
+    EXPECT_EQ(numeric(-5, 2), words({1, -1, 0x4000, 2, 500}));               // -0.05
+    EXPECT_EQ(numeric(12345, 2), words({2, 0, 0, 2, 123, 4500}));            // 123.45
+    EXPECT_EQ(numeric(1000000, 2), words({2, 1, 0, 2, 1, 0}));               // 10000.00
     EXPECT_EQ(numeric(123456789, 2), words({3, 1, 0, 2, 123, 4567, 8900}));  // 1234567.89
     EXPECT_EQ(numeric(99'999'999'999'999, 2),
-              words({4, 2, 0, 2, 9999, 9999, 9999, 9900}));  // 999999999999.99
+              words({4, 2, 0, 2, 9999, 9999, 9999, 9900}));      // 999999999999.99
     EXPECT_EQ(numeric(-3, 1), words({1, -1, 0x4000, 1, 3000}));  // -0.3
-    EXPECT_EQ(numeric(100000, 1), words({2, 1, 0, 1, 1, 0}));  // 10000.0
+    EXPECT_EQ(numeric(100000, 1), words({2, 1, 0, 1, 1, 0}));    // 10000.0
 }
 
 TEST(CopyBinaryTest, StreamFraming) {
