@@ -1,4 +1,6 @@
 // cmd/main.cpp: the orders-pipeline entry point; wiring only.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -11,6 +13,12 @@
 #endif
 
 int main(int argc, char** argv) {
+    // A fixed mmap threshold: a batch's large arrays (about 23 MB of rows at
+    // 50,000 rows) are then mapped and unmapped whole, so freed batches go
+    // back to the system. glibc's default raises the threshold after the
+    // first such free and keeps later batches in the heap: 96 MiB peak RSS
+    // on a 1M-row load against 63 MiB with this (README, Performance).
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     CLI::App app(
         "orders-pipeline: keeps a warehouse table (silver.orders) fresh from a PostgreSQL orders\n"
         "table. Incremental extraction on updated_at, validation with a dead-letter file,\n"

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -24,17 +25,14 @@ struct PreparedBatch {
 };
 
 /// Validates every row; hands each rejected one to `reject(row, rejection)`;
-/// transforms the valid ones into `valid` (cleared first) and keeps the
-/// newest version per order_id. One pass (no buffer of validated rows, to
-/// keep memory flat); the two stages are timed per row. Pure apart from what
-/// `reject` does.
+/// appends the transformed valid ones to `valid`. One pass (no buffer of
+/// validated rows, to keep memory flat); the two stages are timed per row.
+/// Pure apart from what `reject` does.
 template <class Reject>
-PreparedBatch prepare_batch(std::span<const SourceRow> rows, Timestamp ingested_at,
-                            std::vector<OrderRow>& valid, Reject&& reject) {
+PreparedBatch prepare_rows(std::span<const SourceRow> rows, Timestamp ingested_at,
+                           std::vector<OrderRow>& valid, Reject&& reject) {
     using Clock = std::chrono::steady_clock;
     PreparedBatch out;
-    valid.clear();
-    valid.reserve(rows.size());
     Clock::duration validating{};
     Clock::duration transforming{};
     for (const SourceRow& row : rows) {
@@ -52,11 +50,36 @@ PreparedBatch prepare_batch(std::span<const SourceRow> rows, Timestamp ingested_
         valid.push_back(transform(order, ingested_at));
         transforming += Clock::now() - t1;
     }
-    const auto t2 = Clock::now();
-    out.duplicates = keep_newest_per_order(valid);
-    transforming += Clock::now() - t2;
     out.validate_seconds = std::chrono::duration<double>(validating).count();
     out.transform_seconds = std::chrono::duration<double>(transforming).count();
+    return out;
+}
+
+/// Adds `more` (a later part of the same batch) to `total`.
+inline void accumulate(PreparedBatch& total, const PreparedBatch& more) {
+    total.rejected += more.rejected;
+    total.defaulted += more.defaulted;
+    total.duplicates += more.duplicates;
+    total.validate_seconds += more.validate_seconds;
+    total.transform_seconds += more.transform_seconds;
+}
+
+/// Keeps the newest version per order_id in `valid`, counted and timed as transform work.
+inline void collapse_duplicates(PreparedBatch& prepared, std::vector<OrderRow>& valid) {
+    const auto t0 = std::chrono::steady_clock::now();
+    prepared.duplicates += keep_newest_per_order(valid);
+    prepared.transform_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// prepare_rows into a cleared `valid`, then collapse_duplicates: one whole batch.
+template <class Reject>
+PreparedBatch prepare_batch(std::span<const SourceRow> rows, Timestamp ingested_at,
+                            std::vector<OrderRow>& valid, Reject&& reject) {
+    valid.clear();
+    valid.reserve(rows.size());
+    PreparedBatch out = prepare_rows(rows, ingested_at, valid, std::forward<Reject>(reject));
+    collapse_duplicates(out, valid);
     return out;
 }
 

@@ -3,6 +3,8 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
+#include <optional>
 #include <string_view>
 
 namespace pipeline {
@@ -13,153 +15,177 @@ namespace {
 constexpr std::int64_t pg_epoch_days = 10'957;
 constexpr std::int64_t pg_epoch_micros = pg_epoch_days * micros_per_day;
 
-void put16(std::string& out, std::uint16_t v) {
-    const std::array<char, 2> b = {static_cast<char>(v >> 8), static_cast<char>(v)};
-    out.append(b.data(), b.size());
-}
+/// Writes big-endian fields through a raw cursor into space the caller reserved.
+class FieldWriter {
+public:
+    explicit FieldWriter(char* at) : at_(at) {}
+    char* at() const { return at_; }
 
-void put32(std::string& out, std::uint32_t v) {
-    const std::array<char, 4> b = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                                   static_cast<char>(v >> 8), static_cast<char>(v)};
-    out.append(b.data(), b.size());
-}
-
-void put64(std::string& out, std::uint64_t v) {
-    put32(out, static_cast<std::uint32_t>(v >> 32));
-    put32(out, static_cast<std::uint32_t>(v));
-}
-
-void null_field(std::string& out) {
-    put32(out, 0xFFFFFFFFU);
-}
-
-void int8_field(std::string& out, std::int64_t v) {
-    put32(out, 8);
-    put64(out, static_cast<std::uint64_t>(v));
-}
-
-void text_field(std::string& out, std::string_view text) {
-    put32(out, static_cast<std::uint32_t>(text.size()));
-    out.append(text);
-}
-
-void text_field(std::string& out, const std::optional<std::string>& text) {
-    if (text) {
-        text_field(out, std::string_view(*text));
-    } else {
-        null_field(out);
+    void byte(char v) { *at_++ = v; }
+    void u16(std::uint16_t v) {
+        at_[0] = static_cast<char>(v >> 8);
+        at_[1] = static_cast<char>(v);
+        at_ += 2;
     }
+    void u32(std::uint32_t v) {
+        u16(static_cast<std::uint16_t>(v >> 16));
+        u16(static_cast<std::uint16_t>(v));
+    }
+    void u64(std::uint64_t v) {
+        u32(static_cast<std::uint32_t>(v >> 32));
+        u32(static_cast<std::uint32_t>(v));
+    }
+    void null() { u32(0xFFFFFFFFU); }
+    void int8(std::int64_t v) {
+        u32(8);
+        u64(static_cast<std::uint64_t>(v));
+    }
+    void text(std::string_view v) {
+        u32(static_cast<std::uint32_t>(v.size()));
+        std::memcpy(at_, v.data(), v.size());
+        at_ += v.size();
+    }
+    void text(const std::optional<std::string>& v) {
+        if (v) {
+            text(std::string_view(*v));
+        } else {
+            null();
+        }
+    }
+    void timestamp(const std::optional<Timestamp>& ts) {
+        if (ts) {
+            int8(ts->micros - pg_epoch_micros);
+        } else {
+            null();
+        }
+    }
+    /// The binary numeric of `units` / 10^`scale` (scale 0..4), length-prefixed
+    /// when `with_length`: digit count, weight, sign, display scale, base-10000
+    /// digits, most significant first (the whole part's groups, then one
+    /// fractional group, left-aligned). A zero has no digits; trailing zero
+    /// groups are allowed (the server strips them).
+    void numeric(std::int64_t units, int scale, bool with_length) {
+        constexpr std::uint16_t positive = 0x0000;
+        constexpr std::uint16_t negative = 0x4000;
+        constexpr std::array<std::uint64_t, 5> pow10 = {1, 10, 100, 1'000, 10'000};
+        const std::uint64_t unit = pow10[static_cast<std::size_t>(scale)];
+        // |units| without overflow for INT64_MIN (money is bounded far below it anyway).
+        const std::uint64_t magnitude =
+            units < 0 ? 0 - static_cast<std::uint64_t>(units) : static_cast<std::uint64_t>(units);
+        std::uint64_t whole = magnitude / unit;
+        const std::uint64_t fraction = magnitude % unit;
+        std::array<std::uint16_t, 5> reversed{};  // 10^20 > 2^64: five groups suffice
+        int whole_groups = 0;
+        while (whole > 0) {
+            reversed[static_cast<std::size_t>(whole_groups++)] =
+                static_cast<std::uint16_t>(whole % 10'000);
+            whole /= 10'000;
+        }
+        const int count = whole_groups + (fraction != 0 ? 1 : 0);
+        if (with_length) {
+            u32(static_cast<std::uint32_t>(8 + 2 * count));
+        }
+        u16(static_cast<std::uint16_t>(count));
+        u16(static_cast<std::uint16_t>(static_cast<std::int16_t>(whole_groups - 1)));
+        u16(units < 0 ? negative : positive);
+        u16(static_cast<std::uint16_t>(scale));
+        for (int i = whole_groups - 1; i >= 0; --i) {
+            u16(reversed[static_cast<std::size_t>(i)]);
+        }
+        if (fraction != 0) {
+            u16(static_cast<std::uint16_t>(fraction * (10'000 / unit)));
+        }
+    }
+
+private:
+    char* at_;
+};
+
+// The most a binary numeric takes: length, 4 header words, 5 + 1 digits.
+constexpr std::size_t max_numeric_field = 4 + 8 + 2 * 6;
+
+std::size_t text_size(const std::optional<std::string>& v) {
+    return v ? v->size() : 0;
 }
 
-void numeric_field(std::string& out, std::int64_t units, int scale) {
-    const std::size_t length_at = out.size();
-    put32(out, 0);  // patched below
-    append_numeric_binary(out, units, scale);
-    const auto length = static_cast<std::uint32_t>(out.size() - length_at - 4);
-    for (int i = 0; i < 4; ++i) {
-        out[length_at + static_cast<std::size_t>(i)] = static_cast<char>(length >> (24 - 8 * i));
-    }
-}
-
-void timestamp_field(std::string& out, const std::optional<Timestamp>& ts) {
-    if (ts) {
-        int8_field(out, ts->micros - pg_epoch_micros);
-    } else {
-        null_field(out);
-    }
+/// Runs `write` on a FieldWriter over `bound` bytes appended to `out`, then
+/// trims `out` to what was written.
+template <class Write>
+void write_bounded(std::string& out, std::size_t bound, Write&& write) {
+    const std::size_t start = out.size();
+    out.resize(start + bound);
+    FieldWriter w(out.data() + start);
+    write(w);
+    out.resize(static_cast<std::size_t>(w.at() - out.data()));
 }
 
 }  // namespace
 
 void append_numeric_binary(std::string& out, std::int64_t units, int scale) {
-    constexpr std::uint16_t positive = 0x0000;
-    constexpr std::uint16_t negative = 0x4000;
-    std::int64_t pow10 = 1;
-    for (int i = 0; i < scale; ++i) {
-        pow10 *= 10;
-    }
-    // |units| without overflow for INT64_MIN (money is bounded far below it anyway).
-    const std::uint64_t magnitude =
-        units < 0 ? 0 - static_cast<std::uint64_t>(units) : static_cast<std::uint64_t>(units);
-    std::uint64_t whole = magnitude / static_cast<std::uint64_t>(pow10);
-    const std::uint64_t fraction = magnitude % static_cast<std::uint64_t>(pow10);
-    // Base-10000 digits, most significant first: the whole part's groups, then
-    // one fractional group (scale <= 4 fits in it, left-aligned).
-    std::array<std::uint16_t, 6> digits{};
-    int whole_groups = 0;
-    std::array<std::uint16_t, 5> reversed{};
-    while (whole > 0) {
-        reversed[static_cast<std::size_t>(whole_groups++)] =
-            static_cast<std::uint16_t>(whole % 10'000);
-        whole /= 10'000;
-    }
-    int count = 0;
-    for (int i = whole_groups - 1; i >= 0; --i) {
-        digits[static_cast<std::size_t>(count++)] = reversed[static_cast<std::size_t>(i)];
-    }
-    if (fraction != 0) {
-        digits[static_cast<std::size_t>(count++)] =
-            static_cast<std::uint16_t>(fraction * static_cast<std::uint64_t>(10'000 / pow10));
-    }
-    // A zero has no digits; trailing zero groups are allowed (the server strips them).
-    const int weight = whole_groups - 1;
-    put16(out, static_cast<std::uint16_t>(count));
-    put16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(weight)));
-    put16(out, units < 0 ? negative : positive);
-    put16(out, static_cast<std::uint16_t>(scale));
-    for (int i = 0; i < count; ++i) {
-        put16(out, digits[static_cast<std::size_t>(i)]);
-    }
+    write_bounded(out, max_numeric_field, [&](FieldWriter& w) { w.numeric(units, scale, false); });
 }
 
 void append_copy_binary_header(std::string& out) {
     constexpr std::string_view signature("PGCOPY\n\377\r\n\0", 11);
     out.append(signature);
-    put32(out, 0);  // flags: no OIDs
-    put32(out, 0);  // header extension length
+    write_bounded(out, 8, [](FieldWriter& w) {
+        w.u32(0);  // flags: no OIDs
+        w.u32(0);  // header extension length
+    });
 }
 
 void append_copy_binary_trailer(std::string& out) {
-    put16(out, 0xFFFFU);
+    write_bounded(out, 2, [](FieldWriter& w) { w.u16(0xFFFFU); });
 }
 
 void append_copy_binary_row(std::string& out, const OrderRow& row) {
-    put16(out, static_cast<std::uint16_t>(destination_column_names.size()));
-    int8_field(out, row.order_id);
-    int8_field(out, row.customer_id);
-    text_field(out, std::string_view(row.store_id));
-    text_field(out, row.restaurant_id);
-    for (Cents money : {row.order_amount, row.delivery_fee, row.discount_amount, row.total_value}) {
-        numeric_field(out, money, 2);
-    }
-    text_field(out, std::string_view(row.status));
-    text_field(out, row.payment_method);
-    text_field(out, row.payment_status);
-    text_field(out, to_string(row.order_tier));
-    put32(out, 4);
-    put32(out, static_cast<std::uint32_t>(days_from_civil(row.order_date) - pg_epoch_days));
-    put32(out, 2);
-    put16(out, static_cast<std::uint16_t>(row.order_hour));
-    text_field(out, std::string_view(row.order_month));
-    if (row.delivery_minutes_tenths) {
-        numeric_field(out, *row.delivery_minutes_tenths, 1);
-    } else {
-        null_field(out);
-    }
-    if (row.cancellation_type) {
-        text_field(out, to_string(*row.cancellation_type));
-    } else {
-        null_field(out);
-    }
-    text_field(out, row.cancellation_reason);
-    put32(out, 1);
-    out.push_back(row.has_promo ? '\1' : '\0');
-    text_field(out, row.promo_code);
-    timestamp_field(out, row.created_at);
-    timestamp_field(out, row.updated_at);
-    timestamp_field(out, row.delivered_at);
-    timestamp_field(out, row.cancelled_at);
-    timestamp_field(out, row.ingested_at);
+    // Field count, 25 lengths, the fixed-size values, five numerics, and the
+    // enum texts (at most 8 bytes each), plus the variable texts.
+    constexpr std::size_t fixed =
+        2 + 25 * 4 + 2 * 8 + 5 * max_numeric_field + 4 + 2 + 1 + 5 * 8 + 2 * 8;
+    const std::size_t bound = fixed + row.store_id.size() + text_size(row.restaurant_id) +
+                              row.status.size() + text_size(row.payment_method) +
+                              text_size(row.payment_status) + row.order_month.size() +
+                              text_size(row.cancellation_reason) + text_size(row.promo_code);
+    write_bounded(out, bound, [&](FieldWriter& w) {
+        w.u16(static_cast<std::uint16_t>(destination_column_names.size()));
+        w.int8(row.order_id);
+        w.int8(row.customer_id);
+        w.text(std::string_view(row.store_id));
+        w.text(row.restaurant_id);
+        w.numeric(row.order_amount, 2, true);
+        w.numeric(row.delivery_fee, 2, true);
+        w.numeric(row.discount_amount, 2, true);
+        w.numeric(row.total_value, 2, true);
+        w.text(std::string_view(row.status));
+        w.text(row.payment_method);
+        w.text(row.payment_status);
+        w.text(to_string(row.order_tier));
+        w.u32(4);
+        w.u32(static_cast<std::uint32_t>(days_from_civil(row.order_date) - pg_epoch_days));
+        w.u32(2);
+        w.u16(static_cast<std::uint16_t>(row.order_hour));
+        w.text(std::string_view(row.order_month));
+        if (row.delivery_minutes_tenths) {
+            w.numeric(*row.delivery_minutes_tenths, 1, true);
+        } else {
+            w.null();
+        }
+        if (row.cancellation_type) {
+            w.text(to_string(*row.cancellation_type));
+        } else {
+            w.null();
+        }
+        w.text(row.cancellation_reason);
+        w.u32(1);
+        w.byte(row.has_promo ? '\1' : '\0');
+        w.text(row.promo_code);
+        w.timestamp(row.created_at);
+        w.timestamp(row.updated_at);
+        w.timestamp(row.delivered_at);
+        w.timestamp(row.cancelled_at);
+        w.timestamp(row.ingested_at);
+    });
 }
 
 }  // namespace pipeline

@@ -159,7 +159,7 @@ Extractor::~Extractor() {
     }
 }
 
-std::optional<SourceBatch> Extractor::next_batch() {
+std::optional<SourceBatch> Extractor::next_batch(int max_rows) {
     if (done_) {
         return std::nullopt;
     }
@@ -172,7 +172,7 @@ std::optional<SourceBatch> Extractor::next_batch() {
                             {{"event", "extract_resumed"},
                              {"resume_updated_at", last_key_ ? last_key_->updated_at : ""}});
             }
-            return fetch();
+            return fetch(max_rows > 0 ? max_rows : batch_size_);
         } catch (const Error&) {
             open_ = false;  // the cursor died with its transaction: reopen on retry
             if (conn_ && !conn_->ok()) {
@@ -194,11 +194,11 @@ void Extractor::remember_tail(const std::vector<SourceRow>& rows) {
     }
 }
 
-std::optional<SourceBatch> Extractor::fetch() {
+std::optional<SourceBatch> Extractor::fetch(int max_rows) {
     for (;;) {
         SourceBatch batch;
-        batch.result = conn_->exec(
-            fmt::format("FETCH FORWARD {} FROM {}", batch_size_, cursor_name), "[FETCH extract]");
+        batch.result = conn_->exec(fmt::format("FETCH FORWARD {} FROM {}", max_rows, cursor_name),
+                                   "[FETCH extract]");
         const int rows = batch.result.rows();
         if (rows == 0) {
             conn_->exec("COMMIT", "[COMMIT extract]");

@@ -60,9 +60,9 @@ public:
     Extractor& operator=(const Extractor&) = delete;
     ~Extractor();
 
-    /// The next batch, or nullopt once the window is exhausted (the
-    /// transaction is then closed).
-    std::optional<SourceBatch> next_batch();
+    /// The next batch of at most `max_rows` rows (default: the batch size),
+    /// or nullopt once the window is exhausted (the transaction is then closed).
+    std::optional<SourceBatch> next_batch(int max_rows = 0);
 
     /// The window's upper bound: source now() for incremental windows.
     Timestamp until() const noexcept { return until_; }
@@ -79,7 +79,7 @@ public:
 
 private:
     void open();
-    std::optional<SourceBatch> fetch();
+    std::optional<SourceBatch> fetch(int max_rows);
     void remember_tail(const std::vector<SourceRow>& rows);
 
     SourceConnector connect_;

@@ -12,7 +12,7 @@ namespace pipeline {
 /// one batch (1-based) or, without a number, for every batch.
 enum class FailSite {
     after_extract,      ///< batch fetched from the source, nothing loaded
-    after_probe,        ///< PostgreSQL: no key of the batch in the target, direct COPY not started
+    after_probe,        ///< PostgreSQL: batch going straight into the target, COPY not started
     after_stage,        ///< batch in the staging table, transaction open
     after_merge,        ///< MERGE done, before COMMIT
     after_commit,       ///< batch committed

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pipeline/merge_sql.hpp"
@@ -40,9 +41,11 @@ private:
     std::string application_name_;
     std::optional<PgConnection> conn_;
     bool staging_ready_ = false;
+    /// The last batch went straight into the target: try the next one without a probe.
+    bool expect_new_keys_ = false;
     CopyFormat copy_format_ = CopyFormat::text;  ///< set by ensure_schema
     std::string copy_buffer_;
-    std::vector<std::uint32_t> copy_order_;
+    std::vector<std::pair<std::int64_t, std::uint32_t>> copy_order_;  ///< (order_id, row)
 };
 
 }  // namespace pipeline

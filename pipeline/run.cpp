@@ -17,6 +17,7 @@
 #include "pipeline/fail_point.hpp"
 #include "pipeline/logging.hpp"
 #include "pipeline/pg_connection.hpp"
+#include "pipeline/read_ahead.hpp"
 #include "pipeline/retry.hpp"
 #include "pipeline/run_lock.hpp"
 #include "pipeline/stop.hpp"
@@ -35,6 +36,9 @@ double seconds_since(SteadyClock::time_point start) {
 }
 
 constexpr double reject_warning_ratio = 0.05;
+
+/// Rows per FETCH inside a batch: bounds the libpq result alive at once.
+constexpr int fetch_rows = 5'000;
 
 /// Writes the run record at start (`running`) and at the end. If the run ends
 /// without finish() (an exception escaped), the destructor records `failed`.
@@ -216,6 +220,7 @@ struct BatchTimings {
     double stage = 0;
     double merge = 0;
     double commit = 0;
+    double wait = 0;  ///< the loader waiting for the reader thread (extraction not overlapped)
 
     void add(const PreparedBatch& p, const MergeCounts& m) {
         validate += p.validate_seconds;
@@ -285,8 +290,10 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             prepare_source_session(source, config.source_statement_timeout_seconds);
             return source;
         };
-        Extractor extractor(connect_source, retrier, config.source_schema, config.source_table,
-                            window, config.batch_size);
+        // The extractor runs on the reader thread (ReadAhead) with its own Retrier.
+        Retrier extract_retrier(config.retry);
+        Extractor extractor(connect_source, extract_retrier, config.source_schema,
+                            config.source_table, window, config.batch_size);
         summary.window_until = extractor.until();
         log_info("window opened",
                  {{"event", "window_opened"},
@@ -298,7 +305,8 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         DlqWriter dlq(config.dlq_dir, config.pipeline_name, summary.run_id);
         BatchTimings timings;
         int batch_number = 0;
-        std::vector<OrderRow> valid;
+        ReadAhead reader(extractor, config.batch_size, std::min(config.batch_size, fetch_rows),
+                         summary.run_id);
         for (;;) {
             if (stop_requested()) {
                 throw Error(ErrorKind::cancelled,
@@ -309,20 +317,21 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                             "rerun to load the rest of the window; nothing is lost or "
                             "doubled");
             }
-            auto t0 = SteadyClock::now();
-            auto batch = extractor.next_batch();
-            timings.extract += seconds_since(t0);
+            const auto t0 = SteadyClock::now();
+            std::optional<ReadyBatch> batch = reader.next();
+            timings.wait += seconds_since(t0);
             if (!batch) {
                 break;
             }
             ++batch_number;
+            timings.extract += batch->extract_seconds;
             fail_points.hit(FailSite::after_extract, batch_number);
-            const Timestamp ingested_at = now_utc();
-            const PreparedBatch prepared = prepare_batch(
-                batch->rows, ingested_at, valid, [&](const SourceRow& row, const Rejection& r) {
-                    dlq.append(format_dlq_line(row, r.message, ingested_at, summary.run_id));
-                });
+            for (std::string& line : batch->dlq_lines) {
+                dlq.append(std::move(line));
+            }
             dlq.flush();
+            const std::vector<OrderRow>& valid = batch->rows;
+            const PreparedBatch& prepared = batch->prepared;
             const std::int64_t rejected = prepared.rejected;
             const std::int64_t defaulted = prepared.defaulted;
             const std::size_t duplicates = prepared.duplicates;
@@ -334,7 +343,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
             timings.add(prepared, merged);
             fail_points.hit(FailSite::after_commit, batch_number);
 
-            const auto extracted = static_cast<std::int64_t>(batch->rows.size());
+            const std::int64_t extracted = batch->extracted;
             counts.rows_extracted += extracted;
             counts.rows_rejected += rejected;
             counts.rows_written += static_cast<std::int64_t>(valid.size());
@@ -411,12 +420,13 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                   {"batches", batch_number},
                   {"duration_seconds", summary.duration_seconds},
                   {"extract_seconds", timings.extract},
+                  {"extract_wait_seconds", timings.wait},
                   {"validate_seconds", timings.validate},
                   {"transform_seconds", timings.transform},
                   {"stage_seconds", timings.stage},
                   {"merge_seconds", timings.merge},
                   {"commit_seconds", timings.commit},
-                  {"retries", retrier.retries()},
+                  {"retries", retrier.retries() + extract_retrier.retries()},
                   {"source_resumes", extractor.resumes()},
                   {"dlq_file", summary.dlq_file ? summary.dlq_file->string() : ""}});
         return summary;

@@ -277,6 +277,31 @@ TEST_F(PipelineTest, InsertOnlyFastPathFallsBackToMergeWhenAKeyAppears) {
     EXPECT_EQ(loaded(), expected());
 }
 
+TEST_F(PipelineTest, DirectCopyWithoutProbeFallsBackWhenTheTargetHasAKey) {
+    // Batch 1 is probed and goes straight into the target; batch 2 then skips
+    // the probe, but one of its keys is already there (an older version): its
+    // COPY fails on the primary key and the batch is merged (newer wins).
+    const std::string id = src_.scalar(
+        "SELECT o.order_id FROM (SELECT order_id, row_number() OVER (ORDER BY updated_at, "
+        "order_id) AS rn FROM orders) o JOIN expected_orders e USING (order_id) "
+        "WHERE o.rn BETWEEN 1400 AND 1600 ORDER BY o.rn LIMIT 1");
+    ASSERT_FALSE(id.empty());
+    const auto silver = *pipeline::SqlIdentifier::parse("silver");
+    const auto orders = *pipeline::SqlIdentifier::parse("orders");
+    wh_.exec(pipeline::pg_create_target_sql(silver, orders));
+    wh_.exec(fmt::format(
+        "INSERT INTO silver.orders VALUES ({}, 1, 'x', NULL, 1, 0, 0, 1, 'placed', NULL, NULL, "
+        "'economy', '2000-01-01', 0, '2000-01', NULL, NULL, NULL, false, NULL, '2000-01-01Z', "
+        "'2000-01-01Z', NULL, NULL, now())",
+        id));
+    const auto result = run_cli({"run"});
+    ASSERT_EQ(result.exit_code, 0) << result.err;
+    EXPECT_NE(result.err.find("\"event\":\"direct_copy_fallback\",\"batch\":2,\"probed\":false"),
+              std::string::npos)
+        << result.err;
+    EXPECT_EQ(loaded(), expected());
+}
+
 // Rows at the edges of every binary encoding: signs, zero, the numeric(14,2)
 // maximum, dates and instants before PostgreSQL's 2000-01-01 epoch, text that
 // text COPY must escape, and NULLs.
