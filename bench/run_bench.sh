@@ -114,7 +114,7 @@ measure_tool tool_tick
 
 check=$(psql -At "$base/wh_tool" -c "SELECT count(*) FROM silver.orders")
 stages=$(grep '"event":"run_finished"' "$work/state/tool_initial.jsonl" | grep -o \
-    '"\(extract\|validate\|transform\|stage\|merge\|commit\)_seconds":[0-9.e-]*' | tr '\n' ' ')
+    '"\(extract\|extract_wait\|validate\|transform\|stage\|merge\|commit\)_seconds":[0-9.e-]*' | tr '\n' ' ')
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
 {

@@ -78,7 +78,7 @@ void BM_ValidateTransform(benchmark::State& state) {
         for (const auto& row : rows) {
             auto result = pipeline::validate(row);
             if (auto* valid = std::get_if<pipeline::ValidOrder>(&result)) {
-                out.push_back(pipeline::transform(*valid, pipeline::Timestamp{0}));
+                out.push_back(pipeline::transform(std::move(*valid), pipeline::Timestamp{0}));
             }
         }
         benchmark::DoNotOptimize(out.data());

@@ -47,7 +47,7 @@ PreparedBatch prepare_rows(std::span<const SourceRow> rows, Timestamp ingested_a
         }
         auto& order = std::get<ValidOrder>(result);
         out.defaulted += order.payment_method_defaulted ? 1 : 0;
-        valid.push_back(transform(order, ingested_at));
+        valid.push_back(transform(std::move(order), ingested_at));
         transforming += Clock::now() - t1;
     }
     out.validate_seconds = std::chrono::duration<double>(validating).count();

@@ -66,34 +66,41 @@ std::int64_t delivery_minutes_tenths(Timestamp created, Timestamp delivered) noe
     return tenths;
 }
 
-OrderRow transform(const ValidOrder& order, Timestamp ingested_at) {
+OrderRow transform(ValidOrder order, Timestamp ingested_at) {
     OrderRow row;
     row.order_id = order.order_id;
     row.customer_id = order.customer_id;
-    row.store_id = order.store_id;
-    row.restaurant_id = order.restaurant_id;
+    row.store_id = std::move(order.store_id);
+    row.restaurant_id = std::move(order.restaurant_id);
     row.order_amount = order.order_amount;
     row.delivery_fee = order.delivery_fee;
     row.discount_amount = order.discount_amount;
     row.total_value = order.order_amount + order.delivery_fee - order.discount_amount;
-    row.status = order.status;
-    row.payment_method = order.payment_method;
-    row.payment_status = order.payment_status;
+    row.status = std::move(order.status);
+    row.payment_method = std::move(order.payment_method);
+    row.payment_status = std::move(order.payment_status);
     row.order_tier = tier_of(order.order_amount);
     const UtcParts created = utc_parts(order.created_at);
     row.order_date = created.date;
     row.order_hour = created.hour;
-    row.order_month = fmt::format("{:04d}-{:02d}", created.date.year, created.date.month);
+    // "YYYY-MM" (years are 1..9999: validated by parse_timestamp).
+    row.order_month = "0000-00";
+    int year = created.date.year;
+    for (int i = 3; i >= 0; --i, year /= 10) {
+        row.order_month[static_cast<std::size_t>(i)] = static_cast<char>('0' + year % 10);
+    }
+    row.order_month[5] = static_cast<char>('0' + created.date.month / 10);
+    row.order_month[6] = static_cast<char>('0' + created.date.month % 10);
     if (order.delivered_at) {
         row.delivery_minutes_tenths =
             delivery_minutes_tenths(order.created_at, *order.delivered_at);
     }
-    if (order.status == "cancelled") {
+    if (row.status == "cancelled") {
         row.cancellation_type = cancellation_type_of(order.cancellation_reason);
     }
-    row.cancellation_reason = order.cancellation_reason;
+    row.cancellation_reason = std::move(order.cancellation_reason);
     row.has_promo = order.promo_code.has_value() && !order.promo_code->empty();
-    row.promo_code = order.promo_code;
+    row.promo_code = std::move(order.promo_code);
     row.created_at = order.created_at;
     row.updated_at = order.updated_at;
     row.delivered_at = order.delivered_at;

@@ -9,7 +9,7 @@ namespace pipeline {
 /// Builds the 25-column destination row. Pure: `ingested_at` is passed in.
 /// Money arithmetic is exact on the rounded cents; delivery minutes are
 /// rounded half away from zero to one decimal.
-OrderRow transform(const ValidOrder& order, Timestamp ingested_at);
+OrderRow transform(ValidOrder order, Timestamp ingested_at);
 
 /// (delivered - created) in tenths of a minute, rounded half away from zero.
 std::int64_t delivery_minutes_tenths(Timestamp created, Timestamp delivered) noexcept;

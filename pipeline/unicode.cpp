@@ -130,6 +130,14 @@ bool is_python_space(char32_t cp) noexcept {
 }
 
 std::string_view trim_unicode(std::string_view text) noexcept {
+    // Fast path: both ends are ASCII and not spaces (the common case).
+    const auto is_ascii_word = [](char c) {
+        const auto b = static_cast<unsigned char>(c);
+        return b < 0x80 && !is_python_space(b);
+    };
+    if (text.empty() || (is_ascii_word(text.front()) && is_ascii_word(text.back()))) {
+        return text;
+    }
     std::size_t begin = 0;
     while (begin < text.size()) {
         auto decoded = decode_utf8(text.substr(begin));

@@ -46,6 +46,28 @@ std::string quoted(std::string_view value) {
     return fmt::format("'{}...'", value.substr(0, max_quoted));
 }
 
+/// "order N" in rejection messages, formatted only when one is written.
+struct OrderName {
+    std::int64_t id;
+};
+
+std::string operator+(const OrderName& order, std::string_view text) {
+    return fmt::format("order {}{}", order.id, text);
+}
+
+}  // namespace
+}  // namespace pipeline
+
+template <>
+struct fmt::formatter<pipeline::OrderName> : fmt::formatter<std::string_view> {
+    auto format(const pipeline::OrderName& order, format_context& ctx) const {
+        return fmt::format_to(ctx.out(), "order {}", order.id);
+    }
+};
+
+namespace pipeline {
+namespace {
+
 enum class IdCheck { ok, missing, not_integer };
 
 IdCheck check_id(const Field& field, std::int64_t& out) {
@@ -144,7 +166,8 @@ ValidationResult validate(const SourceRow& row) {
         case IdCheck::ok:
             break;
     }
-    const std::string order = fmt::format("order {}", v.order_id);
+    // "order N" for messages: formatted only when a row is rejected.
+    const OrderName order{v.order_id};
     switch (check_id(row[C::customer_id], v.customer_id)) {
         case IdCheck::missing:
             return reject(RejectReason::missing_customer_id, order + " has no customer_id");
