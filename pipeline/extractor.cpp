@@ -152,6 +152,9 @@ void Extractor::open() {
 Extractor::~Extractor() {
     if (open_ && conn_ && conn_->ok()) {
         try {
+            if (prefetched_rows_ > 0) {
+                conn_->receive("[FETCH extract]");  // the connection must be idle to roll back
+            }
             conn_->exec("ROLLBACK", "[ROLLBACK extract]");
         } catch (const std::exception& e) {
             log_warning("could not close the extraction transaction", {{"error", e.what()}});
@@ -175,6 +178,7 @@ std::optional<SourceBatch> Extractor::next_batch(int max_rows) {
             return fetch(max_rows > 0 ? max_rows : batch_size_);
         } catch (const Error&) {
             open_ = false;  // the cursor died with its transaction: reopen on retry
+            prefetched_rows_ = 0;
             if (conn_ && !conn_->ok()) {
                 conn_.reset();
             }
@@ -194,11 +198,35 @@ void Extractor::remember_tail(const std::vector<SourceRow>& rows) {
     }
 }
 
+void Extractor::prefetch(int max_rows) {
+    if (done_ || !open_ || prefetched_rows_ > 0 || !conn_ || !conn_->ok()) {
+        return;
+    }
+    try {
+        conn_->send(fmt::format("FETCH FORWARD {} FROM {}", max_rows, cursor_name),
+                    "[FETCH extract]");
+        prefetched_rows_ = max_rows;
+    } catch (const Error&) {
+        open_ = false;  // the next call reopens the session and resumes
+        conn_.reset();
+    }
+}
+
 std::optional<SourceBatch> Extractor::fetch(int max_rows) {
     for (;;) {
         SourceBatch batch;
-        batch.result = conn_->exec(fmt::format("FETCH FORWARD {} FROM {}", max_rows, cursor_name),
-                                   "[FETCH extract]");
+        if (prefetched_rows_ > 0) {
+            if (prefetched_rows_ != max_rows) {
+                throw Error(ErrorKind::internal,
+                            fmt::format("extractor: {} rows prefetched, {} asked for",
+                                        prefetched_rows_, max_rows));
+            }
+            prefetched_rows_ = 0;
+            batch.result = conn_->receive("[FETCH extract]");
+        } else {
+            batch.result = conn_->exec(
+                fmt::format("FETCH FORWARD {} FROM {}", max_rows, cursor_name), "[FETCH extract]");
+        }
         const int rows = batch.result.rows();
         if (rows == 0) {
             conn_->exec("COMMIT", "[COMMIT extract]");

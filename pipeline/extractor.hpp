@@ -64,6 +64,12 @@ public:
     /// or nullopt once the window is exhausted (the transaction is then closed).
     std::optional<SourceBatch> next_batch(int max_rows = 0);
 
+    /// Sends the FETCH of the next next_batch() call now, so that the source
+    /// produces those rows while the caller works on the current ones. The
+    /// next call must ask for the same `max_rows`. Does nothing once the
+    /// window is exhausted or the session is lost (the next call reopens).
+    void prefetch(int max_rows);
+
     /// The window's upper bound: source now() for incremental windows.
     Timestamp until() const noexcept { return until_; }
     /// How many times the cursor was reopened after a transient failure.
@@ -93,6 +99,7 @@ private:
     Timestamp until_;
     bool open_ = false;
     bool done_ = false;
+    int prefetched_rows_ = 0;  ///< rows of the FETCH in flight (0: none)
     int resumes_ = 0;
     std::optional<ResumeKey> last_key_;
     /// Rows handed out with last_key_: fingerprint -> how many.

@@ -134,6 +134,22 @@ PgResult PgConnection::exec_params(std::string_view sql,
                          label);
 }
 
+void PgConnection::send(std::string_view sql, std::string_view label) {
+    const std::string text(sql);
+    if (PQsendQuery(conn_.get(), text.c_str()) != 1) {
+        fail(label, nullptr);
+    }
+}
+
+PgResult PgConnection::receive(std::string_view label) {
+    PGresult* first = PQgetResult(conn_.get());
+    // One statement, one result; read to the end so the connection is idle again.
+    while (PGresult* extra = PQgetResult(conn_.get())) {
+        PQclear(extra);
+    }
+    return check_success(first, label);
+}
+
 void PgConnection::begin_copy(std::string_view sql, std::string_view label) {
     copy_label_ = label;
     const std::string text(sql);

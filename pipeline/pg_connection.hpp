@@ -78,6 +78,13 @@ public:
     PgResult exec_params(std::string_view sql, std::span<const std::optional<std::string>> params,
                          std::string_view label);
 
+    /// Sends one statement without waiting for it (libpq's asynchronous
+    /// mode); its result is then collected with receive(). Nothing else may
+    /// run on the connection in between.
+    void send(std::string_view sql, std::string_view label);
+    /// Waits for the result of the statement sent by send(); throws like exec().
+    PgResult receive(std::string_view label);
+
     /// Starts `COPY ... FROM STDIN`; then put_copy_data() ..., end_copy().
     void begin_copy(std::string_view sql, std::string_view label);
     void put_copy_data(std::string_view bytes);

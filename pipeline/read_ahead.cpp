@@ -1,6 +1,7 @@
 // pipeline/read_ahead.cpp: a reader thread and a one-slot hand-off.
 #include "pipeline/read_ahead.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include "pipeline/dlq.hpp"
@@ -11,6 +12,7 @@ ReadAhead::ReadAhead(Extractor& extractor, int batch_size, int fetch_rows, std::
     : extractor_(extractor),
       batch_size_(batch_size),
       fetch_rows_(fetch_rows),
+      next_fetch_(std::min(fetch_rows, batch_size)),
       run_id_(std::move(run_id)),
       thread_([this] { read_all(); }) {}
 
@@ -69,13 +71,16 @@ std::optional<ReadyBatch> ReadAhead::read_one() {
     batch.rows.reserve(static_cast<std::size_t>(batch_size_));
     while (batch.extracted < batch_size_ && !cancelled_) {
         const auto t0 = Clock::now();
-        const int want = std::min(fetch_rows_, batch_size_ - static_cast<int>(batch.extracted));
-        std::optional<SourceBatch> part = extractor_.next_batch(want);
+        std::optional<SourceBatch> part = extractor_.next_batch(next_fetch_);
         batch.extract_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
         if (!part) {
             break;
         }
         batch.extracted += static_cast<std::int64_t>(part->rows.size());
+        // The source produces the next part while this one is validated.
+        const auto left = batch_size_ - static_cast<int>(batch.extracted);
+        next_fetch_ = std::min(fetch_rows_, left > 0 ? left : batch_size_);
+        extractor_.prefetch(next_fetch_);
         accumulate(batch.prepared,
                    prepare_rows(part->rows, ingested_at, batch.rows,
                                 [&](const SourceRow& row, const Rejection& rejection) {

@@ -30,7 +30,8 @@ struct ReadyBatch {
 /// the caller loads batch N, batch N+1 is fetched and prepared. At most one
 /// finished batch waits (a queue of one), so memory stays flat at about two
 /// batches. Each batch is `batch_size` source rows, fetched `fetch_rows` at a
-/// time so that only one fetch's libpq result is alive at once.
+/// time so that only one fetch's libpq result is alive at once; the next
+/// fetch is sent before the current one is validated (Extractor::prefetch).
 ///
 /// The extractor (and its Retrier) belong to the reader thread until next()
 /// returns nullopt or the ReadAhead is destroyed; the destructor stops the
@@ -53,6 +54,7 @@ private:
     Extractor& extractor_;
     int batch_size_;
     int fetch_rows_;
+    int next_fetch_;  ///< rows of the next FETCH (already in flight after the first)
     std::string run_id_;
     std::mutex mutex_;
     std::condition_variable changed_;
