@@ -1,6 +1,7 @@
 // pipeline/batch.hpp: validate + transform + in-batch dedup of one batch, shared by every run form.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -24,31 +25,46 @@ struct PreparedBatch {
     double transform_seconds = 0;  ///< transform + in-batch dedup
 };
 
-/// Validates every row; hands each rejected one to `reject(row, rejection)`;
-/// appends the transformed valid ones to `valid`. One pass (no buffer of
-/// validated rows, to keep memory flat); the two stages are timed per row.
-/// Pure apart from what `reject` does.
+/// Validates every row; hands each rejected one to `reject(row, rejection)`
+/// (in row order); appends the transformed valid ones to `valid`. Works in
+/// blocks of 256 rows (validate the block, then transform it) so that the two
+/// stages are timed with four clock reads per block instead of per row, and
+/// memory stays at one block of validated rows. Pure apart from what
+/// `reject` does.
 template <class Reject>
 PreparedBatch prepare_rows(std::span<const SourceRow> rows, Timestamp ingested_at,
                            std::vector<OrderRow>& valid, Reject&& reject) {
     using Clock = std::chrono::steady_clock;
+    constexpr std::size_t block = 256;
     PreparedBatch out;
     Clock::duration validating{};
     Clock::duration transforming{};
-    for (const SourceRow& row : rows) {
+    std::vector<ValidOrder> orders(std::min(block, rows.size()));
+    std::vector<std::pair<std::size_t, Rejection>> rejections;
+    for (std::size_t first = 0; first < rows.size(); first += block) {
+        const std::size_t last = std::min(rows.size(), first + block);
         const auto t0 = Clock::now();
-        ValidationResult result = validate(row);
-        const auto t1 = Clock::now();
-        validating += t1 - t0;
-        if (auto* rejection = std::get_if<Rejection>(&result)) {
-            reject(row, *rejection);
-            ++out.rejected;
-            continue;
+        std::size_t accepted = 0;
+        for (std::size_t i = first; i < last; ++i) {
+            if (std::optional<Rejection> rejection = validate_into(rows[i], orders[accepted])) {
+                rejections.emplace_back(i, std::move(*rejection));
+            } else {
+                ++accepted;
+            }
         }
-        auto& order = std::get<ValidOrder>(result);
-        out.defaulted += order.payment_method_defaulted ? 1 : 0;
-        valid.push_back(transform(std::move(order), ingested_at));
-        transforming += Clock::now() - t1;
+        const auto t1 = Clock::now();
+        for (std::size_t k = 0; k < accepted; ++k) {
+            out.defaulted += orders[k].payment_method_defaulted ? 1 : 0;
+            transform_into(std::move(orders[k]), ingested_at, valid.emplace_back());
+        }
+        const auto t2 = Clock::now();
+        validating += t1 - t0;
+        transforming += t2 - t1;
+        for (auto& [index, rejection] : rejections) {
+            reject(rows[index], rejection);
+        }
+        out.rejected += static_cast<std::int64_t>(rejections.size());
+        rejections.clear();
     }
     out.validate_seconds = std::chrono::duration<double>(validating).count();
     out.transform_seconds = std::chrono::duration<double>(transforming).count();

@@ -89,7 +89,7 @@ void PostgresWarehouse::copy_rows(PgConnection& conn, const std::string& copy_sq
     }
     std::sort(copy_order_.begin(), copy_order_.end());
     conn.begin_copy(copy_sql, label);
-    constexpr std::size_t flush_bytes = 1 << 20;
+    constexpr std::size_t flush_bytes = 256 << 10;
     const bool binary = copy_format_ == CopyFormat::binary;
     copy_buffer_.clear();
     if (binary) {

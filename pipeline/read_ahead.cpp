@@ -43,13 +43,18 @@ std::optional<ReadyBatch> ReadAhead::next() {
 void ReadAhead::read_all() {
     try {
         while (!cancelled_) {
-            std::optional<ReadyBatch> batch = read_one();
-            std::unique_lock lock(mutex_);
-            if (!batch) {
-                break;
+            {
+                // Build batch N+1 only once batch N has left the slot: the
+                // loader then holds N and we build N+1, never a third.
+                std::unique_lock lock(mutex_);
+                changed_.wait(lock, [&] { return !slot_ || cancelled_; });
+                if (cancelled_) {
+                    break;
+                }
             }
-            changed_.wait(lock, [&] { return !slot_ || cancelled_; });
-            if (cancelled_) {
+            std::optional<ReadyBatch> batch = read_one();
+            const std::lock_guard lock(mutex_);
+            if (!batch || cancelled_) {
                 break;
             }
             slot_ = std::move(batch);

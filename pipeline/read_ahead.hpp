@@ -28,10 +28,10 @@ struct ReadyBatch {
 
 /// Runs the extractor on its own thread, one batch ahead of the caller: while
 /// the caller loads batch N, batch N+1 is fetched and prepared. At most one
-/// finished batch waits (a queue of one), so memory stays flat at about two
-/// batches. Each batch is `batch_size` source rows, fetched `fetch_rows` at a
-/// time so that only one fetch's libpq result is alive at once; the next
-/// fetch is sent before the current one is validated (Extractor::prefetch).
+/// finished batch waits (a queue of one), and the next is started only once
+/// the caller has taken it, so memory stays flat at two batches. Each batch is `batch_size` source
+/// rows, fetched `fetch_rows` at a time so that only one fetch's libpq result is alive at once; the
+/// next fetch is sent before the current one is validated (Extractor::prefetch).
 ///
 /// The extractor (and its Retrier) belong to the reader thread until next()
 /// returns nullopt or the ReadAhead is destroyed; the destructor stops the

@@ -28,7 +28,8 @@ int days_in_month(int year, int month) noexcept {
 }
 
 // Reads exactly `count` ASCII digits at `pos`, advancing it.
-std::optional<int> read_digits(std::string_view text, std::size_t& pos, std::size_t count) {
+[[gnu::always_inline]] inline std::optional<int> read_digits(std::string_view text,
+                                                             std::size_t& pos, std::size_t count) {
     if (pos + count > text.size()) {
         return std::nullopt;
     }
@@ -44,7 +45,7 @@ std::optional<int> read_digits(std::string_view text, std::size_t& pos, std::siz
     return value;
 }
 
-bool consume(std::string_view text, std::size_t& pos, char expected) {
+[[gnu::always_inline]] inline bool consume(std::string_view text, std::size_t& pos, char expected) {
     if (pos < text.size() && text[pos] == expected) {
         ++pos;
         return true;

@@ -68,6 +68,11 @@ std::int64_t delivery_minutes_tenths(Timestamp created, Timestamp delivered) noe
 
 OrderRow transform(ValidOrder order, Timestamp ingested_at) {
     OrderRow row;
+    transform_into(std::move(order), ingested_at, row);
+    return row;
+}
+
+void transform_into(ValidOrder&& order, Timestamp ingested_at, OrderRow& row) {
     row.order_id = order.order_id;
     row.customer_id = order.customer_id;
     row.store_id = std::move(order.store_id);
@@ -106,7 +111,6 @@ OrderRow transform(ValidOrder order, Timestamp ingested_at) {
     row.delivered_at = order.delivered_at;
     row.cancelled_at = order.cancelled_at;
     row.ingested_at = ingested_at;
-    return row;
 }
 
 }  // namespace pipeline

@@ -11,6 +11,11 @@ namespace pipeline {
 /// rounded half away from zero to one decimal.
 OrderRow transform(ValidOrder order, Timestamp ingested_at);
 
+/// transform() into `row`, which must be freshly default-constructed (e.g.
+/// `rows.emplace_back()`): the row is built in place, its strings moved from
+/// `order`.
+void transform_into(ValidOrder&& order, Timestamp ingested_at, OrderRow& row);
+
 /// (delivered - created) in tenths of a minute, rounded half away from zero.
 std::int64_t delivery_minutes_tenths(Timestamp created, Timestamp delivered) noexcept;
 

@@ -158,9 +158,22 @@ std::string_view trim_unicode(std::string_view text) noexcept {
     return text.substr(begin, end - begin);
 }
 
-std::string lower_unicode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
+void lower_unicode_into(std::string& out, std::string_view text) {
+    // Fast path: ASCII only (the common case), lowered in place after one copy.
+    bool ascii = true;
+    for (const char c : text) {
+        ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+    }
+    out.assign(text);
+    if (ascii) {
+        for (char& c : out) {
+            if (c >= 'A' && c <= 'Z') {
+                c = static_cast<char>(c + 32);
+            }
+        }
+        return;
+    }
+    out.clear();
     std::size_t i = 0;
     while (i < text.size()) {
         const auto byte = static_cast<unsigned char>(text[i]);
@@ -185,6 +198,11 @@ std::string lower_unicode(std::string_view text) {
         }
         i += decoded->length;
     }
+}
+
+std::string lower_unicode(std::string_view text) {
+    std::string out;
+    lower_unicode_into(out, text);
     return out;
 }
 

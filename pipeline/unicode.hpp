@@ -17,6 +17,9 @@ std::string_view trim_unicode(std::string_view text) noexcept;
 /// plus U+0130 -> "i\u0307". Invalid UTF-8 bytes are copied unchanged.
 std::string lower_unicode(std::string_view text);
 
+/// lower_unicode() into `out` (replacing its text, reusing its storage).
+void lower_unicode_into(std::string& out, std::string_view text);
+
 /// ASCII-only case mapping (A-Z <-> a-z); other bytes pass through. For
 /// identifiers, URL schemes and keywords, not for data.
 std::string ascii_lower(std::string_view text);

@@ -33,8 +33,13 @@ Rejection reject(RejectReason reason, std::string detail) {
     return Rejection{reason, fmt::format("{}: {}", to_string(reason), detail)};
 }
 
-std::optional<std::string> owned(const Field& field) {
-    return field ? std::optional<std::string>(std::string(*field)) : std::nullopt;
+// Copies a nullable field into `out` in place (one copy, no temporary).
+void assign(std::optional<std::string>& out, const Field& field) {
+    if (field) {
+        out.emplace(*field);
+    } else {
+        out.reset();
+    }
 }
 
 // Shortens hostile or huge values quoted in messages; the DLQ row keeps the full text.
@@ -150,8 +155,23 @@ std::optional<std::int64_t> parse_int64(std::string_view text) {
 }
 
 ValidationResult validate(const SourceRow& row) {
+    ValidOrder order;
+    if (std::optional<Rejection> rejection = validate_into(row, order)) {
+        return std::move(*rejection);
+    }
+    return order;
+}
+
+std::optional<Rejection> validate_into(const SourceRow& row, ValidOrder& v) {
     using C = SourceColumn;
-    ValidOrder v;
+    // Reset what the rules below set only conditionally; every other field is
+    // assigned on the way to a valid result (validate_into reuse is tested
+    // against a fresh validate()).
+    v.delivery_fee = 0;
+    v.discount_amount = 0;
+    v.payment_method.reset();
+    v.payment_method_defaulted = false;
+    v.payment_status.reset();
 
     // 1-2: ids
     switch (check_id(row[C::order_id], v.order_id)) {
@@ -202,7 +222,7 @@ ValidationResult validate(const SourceRow& row) {
     // 7: status
     const Field& status_text = row[C::status];
     if (status_text) {
-        v.status = lower_unicode(trim_unicode(*status_text));
+        lower_unicode_into(v.status, trim_unicode(*status_text));
     }
     if (!status_text || !contains(valid_statuses, v.status)) {
         return reject(RejectReason::invalid_status,
@@ -301,11 +321,11 @@ ValidationResult validate(const SourceRow& row) {
             v.payment_status = std::move(lowered);
         }
     }
-    v.store_id = row[C::store_id] ? std::string(*row[C::store_id]) : std::string();
-    v.restaurant_id = owned(row[C::restaurant_id]);
-    v.cancellation_reason = owned(row[C::cancellation_reason]);
-    v.promo_code = owned(row[C::promo_code]);
-    return v;
+    v.store_id.assign(row[C::store_id].value_or(std::string_view()));
+    assign(v.restaurant_id, row[C::restaurant_id]);
+    assign(v.cancellation_reason, row[C::cancellation_reason]);
+    assign(v.promo_code, row[C::promo_code]);
+    return std::nullopt;
 }
 
 }  // namespace pipeline

@@ -68,6 +68,11 @@ using ValidationResult = std::variant<ValidOrder, Rejection>;
 /// of failing the batch). Never throws for any input text.
 ValidationResult validate(const SourceRow& row);
 
+/// validate() into a caller-owned ValidOrder (reset first): nullopt when the
+/// row is valid and now in `out`, its Rejection otherwise. For hot loops:
+/// no variant of a whole row is built and moved per row.
+std::optional<Rejection> validate_into(const SourceRow& row, ValidOrder& out);
+
 /// Parses an integer id (ASCII digits with an optional sign, surrounding
 /// whitespace ignored); nullopt when not an int64.
 std::optional<std::int64_t> parse_int64(std::string_view text);

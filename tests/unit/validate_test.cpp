@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "pipeline/copy_text.hpp"
+#include "pipeline/transform.hpp"
 #include "tests/unit/row_builder.hpp"
 
 namespace {
@@ -229,6 +231,40 @@ TEST(ValidateTest, HostileBytesNeverThrow) {
         SourceRow row = test::valid_row();
         row.fields[c] = std::string_view(junk);
         EXPECT_NO_THROW(pipeline::validate(row));
+    }
+}
+
+TEST(ValidateTest, ReusedValidOrderGivesWhatAFreshValidateGives) {
+    // validate_into resets only what the rules set conditionally: a row full
+    // of values, then rows of NULLs, a rejection and defaults must each come
+    // out exactly as validate() makes them from scratch.
+    using C = SourceColumn;
+    SourceRow full = test::valid_row();
+    full[C::status] = " Cancelled ";
+    full[C::payment_method] = "bitcoin";  // defaulted to 'unknown'
+    full[C::cancelled_at] = "2026-03-01 10:20:00+00";
+    full[C::cancellation_reason] = "payment_failed";
+    SourceRow sparse = test::valid_row();
+    for (C c : {C::restaurant_id, C::delivery_fee, C::discount_amount, C::payment_method,
+                C::payment_status, C::delivered_at, C::cancelled_at, C::cancellation_reason,
+                C::promo_code, C::store_id}) {
+        sparse[c] = std::nullopt;
+    }
+    const SourceRow rejected = with(SourceColumn::status, "lost");
+    pipeline::ValidOrder reused;
+    for (const SourceRow& row : {full, sparse, rejected, full, rejected, sparse, full}) {
+        const auto fresh = pipeline::validate(row);
+        const std::optional<pipeline::Rejection> rejection = pipeline::validate_into(row, reused);
+        ASSERT_EQ(rejection.has_value(), std::holds_alternative<pipeline::Rejection>(fresh));
+        if (rejection) {
+            EXPECT_EQ(rejection->message, std::get<pipeline::Rejection>(fresh).message);
+            continue;
+        }
+        const auto& want = std::get<pipeline::ValidOrder>(fresh);
+        EXPECT_EQ(reused.payment_method_defaulted, want.payment_method_defaulted);
+        const pipeline::Timestamp at{1'772'341'200'000'000};
+        EXPECT_EQ(pipeline::destination_value_texts(pipeline::transform(reused, at)),
+                  pipeline::destination_value_texts(pipeline::transform(want, at)));
     }
 }
 
