@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -116,7 +117,11 @@ void write_bounded(std::string& out, std::size_t bound, Write&& write) {
     out.resize(start + bound);
     FieldWriter w(out.data() + start);
     write(w);
-    out.resize(static_cast<std::size_t>(w.at() - out.data()));
+    const auto end = static_cast<std::size_t>(w.at() - out.data());
+    if (end > start + bound) {
+        std::abort();  // a wrong bound is a bug that has already written out of bounds
+    }
+    out.resize(end);
 }
 
 }  // namespace
@@ -140,13 +145,13 @@ void append_copy_binary_trailer(std::string& out) {
 
 void append_copy_binary_row(std::string& out, const OrderRow& row) {
     // Field count, 25 lengths, the fixed-size values, five numerics, and the
-    // enum texts (at most 8 bytes each), plus the variable texts.
+    // texts of the closed sets (tier and cancellation type at most 8 bytes,
+    // status and payment method at most 10, order_month 7), plus the free texts.
     constexpr std::size_t fixed =
-        2 + 25 * 4 + 2 * 8 + 5 * max_numeric_field + 4 + 2 + 1 + 5 * 8 + 2 * 8;
+        2 + 25 * 4 + 2 * 8 + 5 * max_numeric_field + 4 + 2 + 1 + 5 * 8 + 2 * 8 + 2 * 10 + 7;
     const std::size_t bound = fixed + row.store_id.size() + text_size(row.restaurant_id) +
-                              row.status.size() + text_size(row.payment_method) +
-                              text_size(row.payment_status) + row.order_month.size() +
-                              text_size(row.cancellation_reason) + text_size(row.promo_code);
+                              text_size(row.payment_status) + text_size(row.cancellation_reason) +
+                              text_size(row.promo_code);
     write_bounded(out, bound, [&](FieldWriter& w) {
         w.u16(static_cast<std::uint16_t>(destination_column_names.size()));
         w.int8(row.order_id);
@@ -157,15 +162,20 @@ void append_copy_binary_row(std::string& out, const OrderRow& row) {
         w.numeric(row.delivery_fee, 2, true);
         w.numeric(row.discount_amount, 2, true);
         w.numeric(row.total_value, 2, true);
-        w.text(std::string_view(row.status));
-        w.text(row.payment_method);
+        w.text(to_string(row.status));
+        if (row.payment_method) {
+            w.text(to_string(*row.payment_method));
+        } else {
+            w.null();
+        }
         w.text(row.payment_status);
         w.text(to_string(row.order_tier));
         w.u32(4);
         w.u32(static_cast<std::uint32_t>(days_from_civil(row.order_date) - pg_epoch_days));
         w.u32(2);
         w.u16(static_cast<std::uint16_t>(row.order_hour));
-        w.text(std::string_view(row.order_month));
+        const std::array<char, 7> month = month_text(row.order_date);
+        w.text(std::string_view(month.data(), month.size()));
         if (row.delivery_minutes_tenths) {
             w.numeric(*row.delivery_minutes_tenths, 1, true);
         } else {

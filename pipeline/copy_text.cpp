@@ -109,9 +109,13 @@ void append_copy_row(std::string& out, const OrderRow& row) {
         append_fixed(out, money, 2);
     }
     tab(out);
-    append_copy_escaped(out, row.status);
+    out.append(to_string(row.status));
     tab(out);
-    append_optional_text(out, row.payment_method);
+    if (row.payment_method) {
+        out.append(to_string(*row.payment_method));
+    } else {
+        out.append("\\N");
+    }
     tab(out);
     append_optional_text(out, row.payment_status);
     tab(out);
@@ -121,7 +125,8 @@ void append_copy_row(std::string& out, const OrderRow& row) {
     tab(out);
     append_int(out, row.order_hour);
     tab(out);
-    append_copy_escaped(out, row.order_month);
+    const std::array<char, 7> month = month_text(row.order_date);
+    out.append(month.data(), month.size());
     tab(out);
     if (row.delivery_minutes_tenths) {
         append_fixed(out, *row.delivery_minutes_tenths, 1);
@@ -174,13 +179,16 @@ DestinationTexts destination_value_texts(const OrderRow& row) {
     out[5] = format_fixed(row.delivery_fee, 2);
     out[6] = format_fixed(row.discount_amount, 2);
     out[7] = format_fixed(row.total_value, 2);
-    out[8] = row.status;
-    out[9] = row.payment_method;
+    out[8] = std::string(to_string(row.status));
+    if (row.payment_method) {
+        out[9] = std::string(to_string(*row.payment_method));
+    }
     out[10] = row.payment_status;
     out[11] = std::string(to_string(row.order_tier));
     out[12] = text([&](std::string& v) { append_date(v, row.order_date); });
     out[13] = text([&](std::string& v) { append_int(v, row.order_hour); });
-    out[14] = row.order_month;
+    const std::array<char, 7> month = month_text(row.order_date);
+    out[14] = std::string(month.data(), month.size());
     if (row.delivery_minutes_tenths) {
         out[15] = format_fixed(*row.delivery_minutes_tenths, 1);
     }

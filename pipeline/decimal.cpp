@@ -47,22 +47,21 @@ std::optional<Decimal> parse_decimal(std::string_view text) {
         result.negative = text[pos] == '-';
         ++pos;
     }
-    std::string mantissa;  // all digits, integer part then fraction
-    std::int64_t fraction_digits = 0;
-    std::size_t digit_count = 0;
+    const std::size_t integer_start = pos;
     while (pos < text.size() && is_digit(text[pos])) {
-        mantissa.push_back(text[pos++]);
-        ++digit_count;
-    }
-    if (pos < text.size() && text[pos] == '.') {
         ++pos;
-        while (pos < text.size() && is_digit(text[pos])) {
-            mantissa.push_back(text[pos++]);
-            ++digit_count;
-            ++fraction_digits;
-        }
     }
-    if (digit_count == 0) {
+    const std::string_view integer_part = text.substr(integer_start, pos - integer_start);
+    std::string_view fraction_part;
+    if (pos < text.size() && text[pos] == '.') {
+        const std::size_t fraction_start = ++pos;
+        while (pos < text.size() && is_digit(text[pos])) {
+            ++pos;
+        }
+        fraction_part = text.substr(fraction_start, pos - fraction_start);
+    }
+    const auto fraction_digits = static_cast<std::int64_t>(fraction_part.size());
+    if (integer_part.empty() && fraction_part.empty()) {
         return std::nullopt;
     }
     std::int64_t exponent = 0;
@@ -92,6 +91,9 @@ std::optional<Decimal> parse_decimal(std::string_view text) {
         return std::nullopt;
     }
     // Normalise: strip leading zeros, move trailing zeros into the exponent.
+    std::string mantissa;  // all digits, integer part then fraction
+    mantissa.reserve(integer_part.size() + fraction_part.size());
+    mantissa.append(integer_part).append(fraction_part);
     const std::size_t first = mantissa.find_first_not_of('0');
     if (first == std::string::npos) {
         result.negative = false;  // -0 is zero
@@ -99,7 +101,9 @@ std::optional<Decimal> parse_decimal(std::string_view text) {
     }
     const std::size_t last = mantissa.find_last_not_of('0');
     const auto trailing = static_cast<std::int64_t>(mantissa.size() - 1 - last);
-    result.digits = mantissa.substr(first, last - first + 1);
+    mantissa.erase(last + 1);
+    mantissa.erase(0, first);
+    result.digits = std::move(mantissa);
     result.exponent = clamp_add(exponent, trailing - fraction_digits);
     return result;
 }

@@ -73,11 +73,50 @@ inline constexpr std::array<std::string_view, 25> destination_column_names = {
     "updated_at",       "delivered_at",      "cancelled_at",
     "ingested_at"};
 
-enum class OrderTier { economy, standard, premium };
-enum class CancellationType { customer, system };
+enum class OrderTier : std::uint8_t { economy, standard, premium };
+enum class CancellationType : std::uint8_t { customer, system };
+
+/// The spec's order statuses (§4 rule 7), spelled as order_status_names.
+enum class OrderStatus : std::uint8_t {
+    placed,
+    confirmed,
+    preparing,
+    ready,
+    picked_up,
+    delivering,
+    delivered,
+    cancelled,
+};
+inline constexpr std::array<std::string_view, 8> order_status_names = {
+    "placed",    "confirmed",  "preparing", "ready",
+    "picked_up", "delivering", "delivered", "cancelled"};
+
+/// Recognised payment methods, spelled as payment_method_names; any other
+/// text is stored as `unknown`.
+enum class PaymentMethod : std::uint8_t { upi, card, netbanking, wallet, cod, emi, unknown };
+inline constexpr std::array<std::string_view, 7> payment_method_names = {
+    "upi", "card", "netbanking", "wallet", "cod", "emi", "unknown"};
 
 std::string_view to_string(OrderTier tier);
 std::string_view to_string(CancellationType type);
+inline std::string_view to_string(OrderStatus status) {
+    return order_status_names[static_cast<std::size_t>(status)];
+}
+inline std::string_view to_string(PaymentMethod method) {
+    return payment_method_names[static_cast<std::size_t>(method)];
+}
+
+/// order_month: "YYYY-MM" of a date (years 0..9999). Pure.
+inline std::array<char, 7> month_text(CivilDate date) {
+    std::array<char, 7> out{'0', '0', '0', '0', '-', '0', '0'};
+    int year = date.year;
+    for (int i = 3; i >= 0; --i, year /= 10) {
+        out[static_cast<std::size_t>(i)] = static_cast<char>('0' + year % 10);
+    }
+    out[5] = static_cast<char>('0' + date.month / 10);
+    out[6] = static_cast<char>('0' + date.month % 10);
+    return out;
+}
 
 /// Money: exact count of cents (numeric(14,2) at the destination).
 using Cents = std::int64_t;
@@ -85,7 +124,9 @@ using Cents = std::int64_t;
 /// Money columns hold numeric(14,2): magnitudes below 10^12 units = 10^14 cents.
 inline constexpr Cents max_money_cents_exclusive = 100'000'000'000'000LL;
 
-/// One destination row, fully typed (spec §5).
+/// One destination row, fully typed (spec §5). Kept small (two batches of
+/// these are the bulk of a run's memory): enums for the closed sets, and
+/// order_month derived from order_date when encoded (month_text).
 struct OrderRow {
     std::int64_t order_id = 0;
     std::int64_t customer_id = 0;
@@ -95,13 +136,12 @@ struct OrderRow {
     Cents delivery_fee = 0;
     Cents discount_amount = 0;
     Cents total_value = 0;
-    std::string status;
-    std::optional<std::string> payment_method;
+    OrderStatus status = OrderStatus::placed;
+    std::optional<PaymentMethod> payment_method;
     std::optional<std::string> payment_status;
     OrderTier order_tier = OrderTier::economy;
     CivilDate order_date;
     int order_hour = 0;
-    std::string order_month;
     std::optional<std::int64_t> delivery_minutes_tenths;  ///< minutes * 10, rounded
     std::optional<CancellationType> cancellation_type;
     std::optional<std::string> cancellation_reason;

@@ -35,6 +35,26 @@ CancellationType cancellation_type_of(const std::optional<std::string>& reason) 
     return CancellationType::customer;
 }
 
+// The enum of a validated status (validate accepts only the listed names).
+OrderStatus status_of(std::string_view status) {
+    for (std::size_t i = 0; i < order_status_names.size(); ++i) {
+        if (order_status_names[i] == status) {
+            return static_cast<OrderStatus>(i);
+        }
+    }
+    return OrderStatus::placed;  // unreachable for a ValidOrder
+}
+
+// The enum of a normalised payment method ("unknown" for anything unlisted).
+PaymentMethod payment_method_of(std::string_view method) {
+    for (std::size_t i = 0; i < payment_method_names.size(); ++i) {
+        if (payment_method_names[i] == method) {
+            return static_cast<PaymentMethod>(i);
+        }
+    }
+    return PaymentMethod::unknown;
+}
+
 }  // namespace
 
 std::string_view to_string(OrderTier tier) {
@@ -81,26 +101,20 @@ void transform_into(ValidOrder&& order, Timestamp ingested_at, OrderRow& row) {
     row.delivery_fee = order.delivery_fee;
     row.discount_amount = order.discount_amount;
     row.total_value = order.order_amount + order.delivery_fee - order.discount_amount;
-    row.status = std::move(order.status);
-    row.payment_method = std::move(order.payment_method);
+    row.status = status_of(order.status);
+    if (order.payment_method) {
+        row.payment_method = payment_method_of(*order.payment_method);
+    }
     row.payment_status = std::move(order.payment_status);
     row.order_tier = tier_of(order.order_amount);
     const UtcParts created = utc_parts(order.created_at);
     row.order_date = created.date;
     row.order_hour = created.hour;
-    // "YYYY-MM" (years are 1..9999: validated by parse_timestamp).
-    row.order_month = "0000-00";
-    int year = created.date.year;
-    for (int i = 3; i >= 0; --i, year /= 10) {
-        row.order_month[static_cast<std::size_t>(i)] = static_cast<char>('0' + year % 10);
-    }
-    row.order_month[5] = static_cast<char>('0' + created.date.month / 10);
-    row.order_month[6] = static_cast<char>('0' + created.date.month % 10);
     if (order.delivered_at) {
         row.delivery_minutes_tenths =
             delivery_minutes_tenths(order.created_at, *order.delivered_at);
     }
-    if (row.status == "cancelled") {
+    if (row.status == OrderStatus::cancelled) {
         row.cancellation_type = cancellation_type_of(order.cancellation_reason);
     }
     row.cancellation_reason = std::move(order.cancellation_reason);

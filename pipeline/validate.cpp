@@ -13,11 +13,11 @@ namespace pipeline {
 
 namespace {
 
-constexpr std::array<std::string_view, 8> valid_statuses = {"placed",    "confirmed", "preparing",
-                                                            "ready",     "picked_up", "delivering",
-                                                            "delivered", "cancelled"};
-constexpr std::array<std::string_view, 6> known_payment_methods = {"upi",    "card", "netbanking",
-                                                                   "wallet", "cod",  "emi"};
+constexpr const auto& valid_statuses = order_status_names;
+// Every named payment method but the last, "unknown" (the default, not a valid input).
+constexpr std::array<std::string_view, payment_method_names.size() - 1> known_payment_methods = {
+    payment_method_names[0], payment_method_names[1], payment_method_names[2],
+    payment_method_names[3], payment_method_names[4], payment_method_names[5]};
 
 template <std::size_t N>
 bool contains(const std::array<std::string_view, N>& set, std::string_view value) {

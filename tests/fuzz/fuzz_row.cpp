@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "pipeline/copy_binary.hpp"
 #include "pipeline/copy_text.hpp"
 #include "pipeline/dlq.hpp"
 #include "pipeline/transform.hpp"
@@ -37,6 +38,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         pipeline::append_copy_row(line, order);
         // One row is one line: exactly one newline, at the end.
         if (line.empty() || line.back() != '\n' || line.find('\n') != line.size() - 1) {
+            std::abort();
+        }
+        // Binary COPY: 25 fields whose lengths account for every byte.
+        std::string binary;
+        pipeline::append_copy_binary_row(binary, order);
+        auto read_be = [&](std::size_t at, int bytes) {
+            std::uint32_t v = 0;
+            for (int i = 0; i < bytes; ++i) {
+                v = (v << 8) | static_cast<unsigned char>(binary[at + static_cast<std::size_t>(i)]);
+            }
+            return v;
+        };
+        if (binary.size() < 2 || read_be(0, 2) != 25) {
+            std::abort();
+        }
+        std::size_t at = 2;
+        for (int field = 0; field < 25; ++field) {
+            if (at + 4 > binary.size()) {
+                std::abort();
+            }
+            const std::uint32_t length = read_be(at, 4);
+            at += 4;
+            if (length != 0xFFFFFFFFU) {
+                at += length;
+            }
+        }
+        if (at != binary.size()) {
             std::abort();
         }
     } else {

@@ -316,13 +316,12 @@ std::vector<pipeline::OrderRow> edge_rows() {
     a.delivery_fee = 5;
     a.discount_amount = -12'345;
     a.total_value = 0;
-    a.status = "delivered";
-    a.payment_method = "card";
+    a.status = pipeline::OrderStatus::delivered;
+    a.payment_method = pipeline::PaymentMethod::card;
     a.payment_status = "paid\n";
     a.order_tier = pipeline::OrderTier::premium;
     a.order_date = {1969, 12, 31};
     a.order_hour = 23;
-    a.order_month = "1969-12";
     a.delivery_minutes_tenths = -3;
     a.cancellation_type = pipeline::CancellationType::system;
     a.cancellation_reason = "payment_failed";
@@ -337,8 +336,6 @@ std::vector<pipeline::OrderRow> edge_rows() {
     pipeline::OrderRow b;  // mostly zeros and NULLs
     b.order_id = -5;
     b.store_id = "s";
-    b.status = "placed";
-    b.order_month = "1970-01";
     b.delivery_minutes_tenths = 123'456'789'012;
     rows.push_back(b);
     pipeline::OrderRow c = a;

@@ -20,13 +20,12 @@ pipeline::OrderRow sample_row(std::int64_t id) {
     row.delivery_fee = 0;
     row.discount_amount = 5;
     row.total_value = 123451;
-    row.status = "delivered";
+    row.status = pipeline::OrderStatus::delivered;
     row.payment_method = std::nullopt;
     row.payment_status = "paid";
     row.order_tier = pipeline::OrderTier::standard;
     row.order_date = {2026, 3, 1};
     row.order_hour = 9;
-    row.order_month = "2026-03";
     row.delivery_minutes_tenths = 425;
     row.cancellation_type = std::nullopt;
     row.has_promo = true;
