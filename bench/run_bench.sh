@@ -37,9 +37,7 @@ trap 'bash tests/support/pg_cluster.sh destroy "$work/pg" >/dev/null 2>&1 || tru
 source "$work/pg/env"
 base=${PG_URL%/postgres}
 psql() { command psql -qX -v ON_ERROR_STOP=1 "$@"; }
-for db in src wh_raw wh_sql wh_tool; do
-    psql "$PG_URL" -c "CREATE DATABASE $db"
-done
+psql "$PG_URL" -c "CREATE DATABASE src"
 
 echo "seeding $ROWS orders ..."
 psql "$base/src" -f tests/support/freshmart_seed.sql >/dev/null
@@ -50,19 +48,24 @@ columns="order_id, customer_id, store_id, restaurant_id, order_amount, delivery_
     discount_amount, status, payment_method, payment_status, created_at, updated_at,
     delivered_at, cancelled_at, cancellation_reason, promo_code, notes"
 stage_ddl="CREATE UNLOGGED TABLE IF NOT EXISTS bench_stage (LIKE public.orders)"
-for db in wh_raw wh_sql; do
-    psql "$base/$db" -c "CREATE TABLE public.orders (order_id bigint, customer_id bigint,
+# fresh_db DB [with_target]: (re)creates DB with a fresh staging table and, for the SQL
+# pipeline, the tool's own target DDL (from its dry run). Fresh, never-analyzed tables, as
+# a first load meets them (a TRUNCATEd table would tell the planner it is empty).
+fresh_db() {
+    psql "$PG_URL" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+    psql "$base/$1" -c "CREATE TABLE public.orders (order_id bigint, customer_id bigint,
         store_id text, restaurant_id text, order_amount numeric, delivery_fee numeric,
         discount_amount numeric, status text, payment_method text, payment_status text,
         created_at timestamptz, updated_at timestamptz, delivered_at timestamptz,
         cancelled_at timestamptz, cancellation_reason text, promo_code text, notes text)" \
         -c "$stage_ddl"
-done
-# The target of the SQL pipeline: the tool's own DDL, from its dry run.
-ORDERS_PIPELINE_SOURCE_DB_URL=$base/src ORDERS_PIPELINE_DEST_DB_URL=$base/wh_sql \
-    ORDERS_PIPELINE_CHECKPOINT_DIR=$work/state/none ORDERS_PIPELINE_DLQ_DIR=$work/state/none \
-    "$bin" run --dry-run 2>/dev/null | sed -n '/^CREATE SCHEMA IF NOT EXISTS silver;/,/^)/p' \
-    | psql "$base/wh_sql"
+    if [[ ${2:-} == with_target ]]; then
+        ORDERS_PIPELINE_SOURCE_DB_URL=$base/src ORDERS_PIPELINE_DEST_DB_URL=$base/$1 \
+            ORDERS_PIPELINE_CHECKPOINT_DIR=$work/state/none \
+            ORDERS_PIPELINE_DLQ_DIR=$work/state/none "$bin" run --dry-run 2>/dev/null |
+            sed -n '/^CREATE SCHEMA IF NOT EXISTS silver;/,/^)/p' | psql "$base/$1"
+    fi
+}
 
 now_ms() { date +%s%N | cut -b1-13; }
 # copy_window DB WHERE: the raw pipe of the rows matching WHERE into DB's bench_stage.
@@ -106,9 +109,9 @@ sql_watermark=$(psql -At "$base/src" -c "SELECT now()")
 tool_rss=0
 for ((i = 1; i <= REPEATS; i++)); do
     echo "measuring the initial loads ($i/$REPEATS) ..."
-    psql "$base/wh_raw" -c "TRUNCATE bench_stage" && checkpoint wh_raw
+    fresh_db wh_raw && checkpoint wh_raw
     timed raw "$ROWS" copy_window wh_raw "updated_at <= now()"
-    psql "$base/wh_sql" -c "TRUNCATE bench_stage, silver.orders" && checkpoint wh_sql
+    fresh_db wh_sql with_target && checkpoint wh_sql
     timed sql_initial "$ROWS" sql_initial
     psql "$PG_URL" -c "DROP DATABASE IF EXISTS wh_tool" -c "CREATE DATABASE wh_tool"
     rm -rf "$work/state/checkpoints" "$work/state/dlq" && checkpoint wh_tool
