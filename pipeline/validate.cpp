@@ -94,11 +94,12 @@ IdCheck check_id(const Field& field, std::int64_t& out) {
 enum class TsCheck { ok, missing, malformed };
 
 TsCheck check_timestamp(const Field& field, std::optional<Timestamp>& out) {
-    if (!field || trim_unicode(*field).empty()) {
+    const std::string_view text = field ? trim_unicode(*field) : std::string_view();
+    if (text.empty()) {
         out.reset();
         return TsCheck::missing;
     }
-    out = parse_timestamp(trim_unicode(*field), OffsetRule::assume_utc);
+    out = parse_timestamp(text, OffsetRule::assume_utc);
     return out ? TsCheck::ok : TsCheck::malformed;
 }
 
