@@ -140,32 +140,28 @@ std::vector<pipeline::OrderRow> make_order_rows() {
     return rows;
 }
 
-// COPY text encoding (the PostgreSQL loader's fallback for hand-made targets).
-void BM_CopyRowEncode(benchmark::State& state) {
+// Encodes the same validated rows with `encode` (one COPY row each) per iteration.
+void encode_rows(benchmark::State& state, void (*encode)(std::string&, const pipeline::OrderRow&)) {
     const auto rows = make_order_rows();
     std::string out;
     for (auto _ : state) {
         out.clear();
         for (const auto& row : rows) {
-            pipeline::append_copy_row(out, row);
+            encode(out, row);
         }
         benchmark::DoNotOptimize(out.data());
     }
     report_rows(state);
 }
 
+// COPY text encoding (the PostgreSQL loader's fallback for hand-made targets).
+void BM_CopyRowEncode(benchmark::State& state) {
+    encode_rows(state, pipeline::append_copy_row);
+}
+
 // COPY binary encoding (what the PostgreSQL loader sends).
 void BM_CopyBinaryEncode(benchmark::State& state) {
-    const auto rows = make_order_rows();
-    std::string out;
-    for (auto _ : state) {
-        out.clear();
-        for (const auto& row : rows) {
-            pipeline::append_copy_binary_row(out, row);
-        }
-        benchmark::DoNotOptimize(out.data());
-    }
-    report_rows(state);
+    encode_rows(state, pipeline::append_copy_binary_row);
 }
 
 BENCHMARK(BM_CopySourceTextBaseline)->Unit(benchmark::kMillisecond);

@@ -30,6 +30,23 @@ protected:
         }
         return pipeline::run_pipeline(config(), options);
     }
+
+    /// A valid order read in batch 2 (rows 1,001-2,000 in extraction order).
+    std::string valid_id_in_batch_two() const {
+        return src_.scalar(
+            "SELECT o.order_id FROM (SELECT order_id, row_number() OVER (ORDER BY updated_at, "
+            "order_id) AS rn FROM orders) o JOIN expected_orders e USING (order_id) "
+            "WHERE o.rn BETWEEN 1400 AND 1600 ORDER BY o.rn LIMIT 1");
+    }
+
+    /// Puts an old (2000-01-01) version of order `id` into silver.orders.
+    void insert_older_version(const std::string& id) const {
+        wh_.exec(fmt::format(
+            "INSERT INTO silver.orders VALUES ({}, 1, 'x', NULL, 1, 0, 0, 1, 'placed', NULL, "
+            "NULL, 'economy', '2000-01-01', 0, '2000-01', NULL, NULL, NULL, false, NULL, "
+            "'2000-01-01Z', '2000-01-01Z', NULL, NULL, now())",
+            id));
+    }
 };
 
 TEST_F(PipelineTest, InitialLoadMatchesTheSpecColumnByColumn) {
@@ -257,20 +274,13 @@ TEST_F(PipelineTest, InsertOnlyFastPathFallsBackToMergeWhenAKeyAppears) {
     // Batch 2's probe finds none of its keys in the empty target; while the run pauses,
     // another writer adds an older version of one of them. The direct COPY then hits the
     // primary key, and the batch must go through staging + MERGE (newer-wins) instead.
-    const std::string id = src_.scalar(
-        "SELECT o.order_id FROM (SELECT order_id, row_number() OVER (ORDER BY updated_at, "
-        "order_id) AS rn FROM orders) o JOIN expected_orders e USING (order_id) "
-        "WHERE o.rn BETWEEN 1400 AND 1600 ORDER BY o.rn LIMIT 1");
+    const std::string id = valid_id_in_batch_two();
     ASSERT_FALSE(id.empty());
     test::ChildProcess run({"run"},
                            process_env({{"ORDERS_PIPELINE_FAIL_POINT", "after_probe:2=sleep:2000"},
                                         {"ORDERS_PIPELINE_LOG_LEVEL", "DEBUG"}}));
     ASSERT_TRUE(run.wait_for_err("\"point\":\"after_probe:2\"", std::chrono::seconds(30)));
-    wh_.exec(fmt::format(
-        "INSERT INTO silver.orders VALUES ({}, 1, 'x', NULL, 1, 0, 0, 1, 'placed', NULL, NULL, "
-        "'economy', '2000-01-01', 0, '2000-01', NULL, NULL, NULL, false, NULL, '2000-01-01Z', "
-        "'2000-01-01Z', NULL, NULL, now())",
-        id));
+    insert_older_version(id);
     const auto& result = run.wait();
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_NE(result.err.find("\"event\":\"direct_copy_fallback\""), std::string::npos);
@@ -281,19 +291,12 @@ TEST_F(PipelineTest, DirectCopyWithoutProbeFallsBackWhenTheTargetHasAKey) {
     // Batch 1 is probed and goes straight into the target; batch 2 then skips
     // the probe, but one of its keys is already there (an older version): its
     // COPY fails on the primary key and the batch is merged (newer wins).
-    const std::string id = src_.scalar(
-        "SELECT o.order_id FROM (SELECT order_id, row_number() OVER (ORDER BY updated_at, "
-        "order_id) AS rn FROM orders) o JOIN expected_orders e USING (order_id) "
-        "WHERE o.rn BETWEEN 1400 AND 1600 ORDER BY o.rn LIMIT 1");
+    const std::string id = valid_id_in_batch_two();
     ASSERT_FALSE(id.empty());
     const auto silver = *pipeline::SqlIdentifier::parse("silver");
     const auto orders = *pipeline::SqlIdentifier::parse("orders");
     wh_.exec(pipeline::pg_create_target_sql(silver, orders));
-    wh_.exec(fmt::format(
-        "INSERT INTO silver.orders VALUES ({}, 1, 'x', NULL, 1, 0, 0, 1, 'placed', NULL, NULL, "
-        "'economy', '2000-01-01', 0, '2000-01', NULL, NULL, NULL, false, NULL, '2000-01-01Z', "
-        "'2000-01-01Z', NULL, NULL, now())",
-        id));
+    insert_older_version(id);
     const auto result = run_cli({"run"});
     ASSERT_EQ(result.exit_code, 0) << result.err;
     EXPECT_NE(result.err.find("\"event\":\"direct_copy_fallback\",\"batch\":2,\"probed\":false"),
