@@ -11,6 +11,11 @@
 
 namespace cmd {
 
+void add_config_option(CLI::App& command, CommonOptions& options) {
+    command.add_option("--config", options.config_file,
+                       "File of ORDERS_PIPELINE_*=value lines; the environment wins over it");
+}
+
 std::optional<pipeline::Config> load_config(const CommonOptions& options, ExitCode& exit_code) {
     std::optional<std::string> file_text;
     if (!options.config_file.empty()) {

@@ -1,6 +1,7 @@
 // cmd/common.hpp: configuration loading shared by every command.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 
@@ -13,6 +14,9 @@ namespace cmd {
 struct CommonOptions {
     std::string config_file;  ///< --config FILE; empty: environment only
 };
+
+/// Adds `--config FILE` (into options.config_file) to `command`.
+void add_config_option(CLI::App& command, CommonOptions& options);
 
 /// Loads the configuration from the environment and the --config file. On
 /// any problem prints every problem to stderr and returns nullopt with

@@ -29,9 +29,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr const char* config_help =
-    "File of ORDERS_PIPELINE_*=value lines; the environment wins over it";
-
 std::string human_seconds(double seconds) {
     const auto s = static_cast<long long>(seconds + 0.5);
     if (s < 120) {
@@ -98,7 +95,7 @@ void add_backfill_command(CLI::App& app, BackfillOptions& options) {
         "day's code; rerun with --from set to that day. On a terminal it shows progress.");
     cmd->add_option("--from", options.from, "First UTC day, YYYY-MM-DD")->required();
     cmd->add_option("--to", options.to, "Last UTC day, YYYY-MM-DD (included)")->required();
-    cmd->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*cmd, options.common);
     add_metrics_option(*cmd, options.metrics_file);
 }
 
@@ -141,8 +138,7 @@ int run_backfill(const BackfillOptions& options) {
         }
         rows += summary.counts.rows_extracted;
         const std::int64_t done = day - first + 1;
-        const double elapsed =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double elapsed = pipeline::seconds_since(started);
         const double rate = elapsed > 0 ? static_cast<double>(rows) / elapsed : 0;
         const double eta = elapsed / static_cast<double>(done) * static_cast<double>(days - done);
         pipeline::log_info("backfill day done", {{"event", "backfill_progress"},
@@ -176,7 +172,7 @@ void add_runs_command(CLI::App& app, RunsOptions& options) {
                     "Only runs with this status: running, success, failed, skipped, cancelled")
         ->check(CLI::IsMember({"running", "success", "failed", "skipped", "cancelled"}));
     cmd->add_flag("--json", options.json, "One JSON array instead of a table");
-    cmd->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*cmd, options.common);
 }
 
 int run_runs(const RunsOptions& options) {
@@ -242,18 +238,18 @@ void add_checkpoint_command(CLI::App& app, CheckpointOptions& options) {
     CLI::App* show = cmd->add_subcommand(
         "show", "Print the watermark, when it was saved, and its lag behind the source's clock");
     show->add_flag("--json", options.json, "One JSON object instead of text");
-    show->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*show, options.common);
     CLI::App* set = cmd->add_subcommand(
         "set", "Set the watermark: the next run loads rows updated after it (minus the overlap)");
     set->add_option("timestamp", options.timestamp,
                     "ISO-8601 with offset, e.g. 2026-11-20T00:00:00Z")
         ->required();
     set->add_flag("--yes", options.yes, "Really change it (required)");
-    set->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*set, options.common);
     CLI::App* reset = cmd->add_subcommand(
         "reset", "Move the checkpoint aside: the next run loads everything (or from START_FROM)");
     reset->add_flag("--yes", options.yes, "Really reset it (required)");
-    reset->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*reset, options.common);
     cmd->footer(
         "set and reset take the run lock (they refuse while a run is in progress) and never\n"
         "delete anything: reset renames the file to <file>.reset.<UTC time>.");
@@ -296,9 +292,8 @@ int run_checkpoint(const CheckpointOptions& options) {
             const std::optional<pipeline::CheckpointState>& state = peeked.state;
             const pipeline::Timestamp now = source_now(*config);
             const std::optional<double> lag =
-                state
-                    ? std::optional(static_cast<double>(now.micros - state->watermark.micros) / 1e6)
-                    : std::nullopt;
+                state ? std::optional(pipeline::seconds_between(state->watermark, now))
+                      : std::nullopt;
             if (options.json) {
                 Json j = {{"pipeline", config->pipeline_name},
                           {"file", store.path().string()},
@@ -363,11 +358,11 @@ void add_dlq_command(CLI::App& app, DlqOptions& options) {
     CLI::App* list = cmd->add_subcommand(
         "list", "The pipeline's DLQ files in DLQ_DIR: rows, and whether they were replayed");
     list->add_flag("--json", options.json, "One JSON array instead of a table");
-    list->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*list, options.common);
     CLI::App* replay = cmd->add_subcommand(
         "replay", "Re-validate the rows of DLQ files with today's rules and load those that pass");
     replay->add_option("files", options.files, "DLQ files (.ndjson)")->required();
-    replay->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*replay, options.common);
     replay->footer(
         "Rows that pass go through the normal staging + MERGE path; newer-wins means a row the\n"
         "source has updated since is never overwritten by its older DLQ copy. Rows that still\n"
@@ -443,7 +438,7 @@ void add_doctor_command(CLI::App& app, DoctorOptions& options) {
         "doctor",
         "Check configuration, source, destination, checkpoint, lock and DLQ; a line each");
     cmd->add_flag("--json", options.json, "One JSON array instead of lines");
-    cmd->add_option("--config", options.common.config_file, config_help);
+    add_config_option(*cmd, options.common);
     cmd->footer(
         "Each check prints OK, WARN or FAIL with what it saw. Exit 0 when nothing FAILs, 1\n"
         "otherwise (3 for an invalid configuration). It only reads: the run lock is taken and\n"

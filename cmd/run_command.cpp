@@ -32,8 +32,7 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
         "the lock, 5 cancelled.");
     run->add_option("--date", options.date,
                     "Backfill this UTC day (YYYY-MM-DD) instead of the incremental window");
-    run->add_option("--config", options.common.config_file,
-                    "File of ORDERS_PIPELINE_*=value lines; the environment wins over it");
+    add_config_option(*run, options.common);
     add_metrics_option(*run, options.metrics_file);
     run->add_flag("--dry-run", options.dry_run,
                   "Extract, validate and transform the window; print the counts and the SQL a "
@@ -104,8 +103,7 @@ void write_metrics(const std::string& path, const pipeline::Config& config,
     m.pipeline = config.pipeline_name;
     m.mode = options.backfill_date ? pipeline::RunMode::backfill : pipeline::RunMode::incremental;
     m.finished_at = pipeline::now_utc();
-    m.duration_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    m.duration_seconds = pipeline::seconds_since(started);
     if (record) {
         m.status = record->status;
         m.counts = record->counts;
@@ -115,7 +113,7 @@ void write_metrics(const std::string& path, const pipeline::Config& config,
             pipeline::CheckpointStore(config.checkpoint_dir, config.pipeline_name).peek();
         if (peeked.state) {
             m.checkpoint_lag_seconds =
-                static_cast<double>(m.finished_at.micros - peeked.state->watermark.micros) / 1e6;
+                pipeline::seconds_between(peeked.state->watermark, m.finished_at);
         }
         pipeline::write_metrics_file(path, m);
     } catch (const std::exception& e) {

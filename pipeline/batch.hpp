@@ -84,8 +84,7 @@ inline void accumulate(PreparedBatch& total, const PreparedBatch& more) {
 inline void collapse_duplicates(PreparedBatch& prepared, std::vector<OrderRow>& valid) {
     const auto t0 = std::chrono::steady_clock::now();
     prepared.duplicates += keep_newest_per_order(valid);
-    prepared.transform_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    prepared.transform_seconds += seconds_since(t0);
 }
 
 /// prepare_rows into a cleared `valid`, then collapse_duplicates: one whole batch.

@@ -57,25 +57,15 @@ CheckpointStore::CheckpointStore(std::filesystem::path dir, std::string pipeline
       path_(dir_ / (pipeline_ + ".checkpoint.json")) {}
 
 CheckpointLoad CheckpointStore::load(Timestamp now) const {
-    auto text = read_file_if_exists(path_);
-    if (!text) {
-        return {};
+    CheckpointLoad loaded = peek();
+    if (!loaded.warning) {
+        return loaded;
     }
-    std::string why;
-    auto state = parse_checkpoint(*text, why);
-    if (state) {
-        return {std::move(state), std::nullopt};
-    }
-    const std::filesystem::path archive = archive_path("corrupt", now);
-    std::error_code ec;
-    std::filesystem::rename(path_, archive, ec);
-    if (ec) {
-        throw Error(ErrorKind::io,
-                    fmt::format("checkpoint {} is corrupt ({}) and cannot be moved "
-                                "aside to {}: {}",
-                                path_.string(), why, archive.string(), ec.message()));
-    }
-    fsync_directory(dir_);
+    const std::string why = std::move(*loaded.warning);
+    const std::filesystem::path archive =
+        move_aside("corrupt", now,
+                   fmt::format("checkpoint {} is corrupt ({}) and cannot be moved aside",
+                               path_.string(), why));
     return {std::nullopt,
             fmt::format("checkpoint {} is corrupt ({}); moved to {}; starting as if no checkpoint "
                         "existed",
@@ -95,7 +85,8 @@ CheckpointLoad CheckpointStore::peek() const {
     return {std::nullopt, std::move(why)};
 }
 
-std::filesystem::path CheckpointStore::archive_path(std::string_view kind, Timestamp now) const {
+std::filesystem::path CheckpointStore::move_aside(std::string_view kind, Timestamp now,
+                                                  std::string_view failure) const {
     const UtcParts p = utc_parts(now);
     const std::string base =
         fmt::format("{}.{}.{:04d}{:02d}{:02d}_{:02d}{:02d}{:02d}", path_.string(), kind,
@@ -104,6 +95,13 @@ std::filesystem::path CheckpointStore::archive_path(std::string_view kind, Times
     for (int n = 1; std::filesystem::exists(archive); ++n) {
         archive = fmt::format("{}.{}", base, n);
     }
+    std::error_code ec;
+    std::filesystem::rename(path_, archive, ec);
+    if (ec) {
+        throw Error(ErrorKind::io,
+                    fmt::format("{} to {}: {}", failure, archive.string(), ec.message()));
+    }
+    fsync_directory(dir_);
     return archive;
 }
 
@@ -111,15 +109,7 @@ std::optional<std::filesystem::path> CheckpointStore::reset(Timestamp now) const
     if (!std::filesystem::exists(path_)) {
         return std::nullopt;
     }
-    const std::filesystem::path archive = archive_path("reset", now);
-    std::error_code ec;
-    std::filesystem::rename(path_, archive, ec);
-    if (ec) {
-        throw Error(ErrorKind::io, fmt::format("cannot move the checkpoint {} to {}: {}",
-                                               path_.string(), archive.string(), ec.message()));
-    }
-    fsync_directory(dir_);
-    return archive;
+    return move_aside("reset", now, fmt::format("cannot move the checkpoint {}", path_.string()));
 }
 
 void CheckpointStore::save(Timestamp watermark, Timestamp now,

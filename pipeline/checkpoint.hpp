@@ -63,8 +63,11 @@ public:
     const std::filesystem::path& path() const noexcept { return path_; }
 
 private:
-    /// A free name `<file>.<kind>.<YYYYmmdd_HHMMSS>[.N]` for moving the file aside.
-    std::filesystem::path archive_path(std::string_view kind, Timestamp now) const;
+    /// Renames the file to a free `<file>.<kind>.<YYYYmmdd_HHMMSS>[.N]` (then
+    /// syncs the directory) and returns that name. Throws Error(io)
+    /// "<failure> to <name>: <reason>" when the rename fails.
+    std::filesystem::path move_aside(std::string_view kind, Timestamp now,
+                                     std::string_view failure) const;
 
     std::filesystem::path dir_;
     std::string pipeline_;

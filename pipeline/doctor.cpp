@@ -281,8 +281,7 @@ std::vector<DoctorCheck> run_doctor(const Config& config) {
                                              "reloads everything",
                                              *checkpoint.warning)));
     } else {
-        const double lag =
-            static_cast<double>(source_now.micros - checkpoint.state->watermark.micros) / 1e6;
+        const double lag = seconds_between(checkpoint.state->watermark, source_now);
         const std::string detail = fmt::format("lag {:.0f} s behind the source's clock", lag);
         out.push_back(lag > stale_lag_seconds
                           ? warn(what, detail + " (above the 20-minute freshness target)")

@@ -97,6 +97,24 @@ enum class PaymentMethod : std::uint8_t { upi, card, netbanking, wallet, cod, em
 inline constexpr std::array<std::string_view, 7> payment_method_names = {
     "upi", "card", "netbanking", "wallet", "cod", "emi", "unknown"};
 
+/// The enumerator spelled `text` in `names` (the enum's names in order), if any. Pure.
+template <class Enum, std::size_t N>
+constexpr std::optional<Enum> enum_named(const std::array<std::string_view, N>& names,
+                                         std::string_view text) {
+    for (std::size_t i = 0; i < N; ++i) {
+        if (names[i] == text) {
+            return static_cast<Enum>(i);
+        }
+    }
+    return std::nullopt;
+}
+inline std::optional<OrderStatus> order_status_named(std::string_view text) {
+    return enum_named<OrderStatus>(order_status_names, text);
+}
+inline std::optional<PaymentMethod> payment_method_named(std::string_view text) {
+    return enum_named<PaymentMethod>(payment_method_names, text);
+}
+
 std::string_view to_string(OrderTier tier);
 std::string_view to_string(CancellationType type);
 inline std::string_view to_string(OrderStatus status) {

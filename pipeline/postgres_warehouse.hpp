@@ -1,6 +1,7 @@
 // pipeline/postgres_warehouse.hpp: the PostgreSQL destination: COPY into staging, then upsert.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -30,14 +31,22 @@ public:
 
 private:
     PgConnection& connection();
-    /// COPY `rows` (25 columns, in copy_format_) with `copy_sql`, in order_id order.
+    /// Fills copy_order_ with the batch's (order_id, index) pairs, sorted.
+    void order_by_key(std::span<const OrderRow> rows);
+    /// COPY `rows` (25 columns, in copy_format_) with `copy_sql`, in copy_order_.
     void copy_rows(PgConnection& conn, const std::string& copy_sql, const std::string& label,
                    std::span<const OrderRow> rows);
     /// True when the target already holds one of the batch's order_ids.
-    static bool target_has_any_key(PgConnection& conn, std::span<const OrderRow> rows,
-                                   const std::string& target);
+    bool target_has_any_key(PgConnection& conn, std::span<const OrderRow> rows);
+    /// The insert-only fast path: COPY into the target under a savepoint and
+    /// commit. nullopt, back at the savepoint, when a key of the batch is
+    /// already there (the caller then merges).
+    std::optional<MergeCounts> copy_into_target(PgConnection& conn, std::span<const OrderRow> rows,
+                                                const BatchContext& batch,
+                                                std::chrono::steady_clock::time_point started);
 
     DestinationConfig destination_;
+    std::string target_;  ///< "schema.table"
     std::string application_name_;
     std::optional<PgConnection> conn_;
     bool staging_ready_ = false;

@@ -70,14 +70,13 @@ void ReadAhead::read_all() {
 }
 
 std::optional<ReadyBatch> ReadAhead::read_one() {
-    using Clock = std::chrono::steady_clock;
     ReadyBatch batch;
     const Timestamp ingested_at = now_utc();
     batch.rows.reserve(static_cast<std::size_t>(batch_size_));
     while (batch.extracted < batch_size_ && !cancelled_) {
-        const auto t0 = Clock::now();
+        const auto t0 = std::chrono::steady_clock::now();
         std::optional<SourceBatch> part = extractor_.next_batch(next_fetch_);
-        batch.extract_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+        batch.extract_seconds += seconds_since(t0);
         if (!part) {
             break;
         }

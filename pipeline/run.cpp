@@ -31,10 +31,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-double seconds_since(SteadyClock::time_point start) {
-    return std::chrono::duration<double>(SteadyClock::now() - start).count();
-}
-
 constexpr double reject_warning_ratio = 0.05;
 
 /// Rows per FETCH inside a batch: bounds the libpq result alive at once.
@@ -133,6 +129,33 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
                  {{"event", "checkpoint_missing"}});
     }
     return window;
+}
+
+// "orders-pipeline <pipeline> <run id>": how a run's sessions name themselves.
+std::string run_application_name(const Config& config, const std::string& run_id) {
+    return fmt::format("orders-pipeline {} {}", config.pipeline_name, run_id);
+}
+
+// The record a run writes first (status `running`).
+RunRecord first_record(const Config& config, const std::string& run_id, RunMode mode,
+                       CivilDate run_date, Timestamp started) {
+    RunRecord record;
+    record.run_id = run_id;
+    record.pipeline_name = config.pipeline_name;
+    record.mode = mode;
+    record.run_date = run_date;
+    record.started_at = started;
+    record.environment = to_string(config.environment);
+    return record;
+}
+
+// Opens source sessions ready for extraction, labelled `application_name`.
+SourceConnector source_connector(const Config& config, std::string application_name) {
+    return [&config, name = std::move(application_name)] {
+        PgConnection source(config.source_url, ErrorKind::source, "SOURCE", name);
+        prepare_source_session(source, config.source_statement_timeout_seconds);
+        return source;
+    };
 }
 
 // "host:port/db" of a PostgreSQL warehouse, "snowflake ACCOUNT/DB/SCHEMA (warehouse WH)" otherwise.
@@ -248,16 +271,10 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
     summary.mode = options.backfill_date ? RunMode::backfill : RunMode::incremental;
     set_log_context(summary.run_id, config.pipeline_name,
                     std::string(to_string(config.environment)));
-    const std::string application_name =
-        fmt::format("orders-pipeline {} {}", config.pipeline_name, summary.run_id);
-
-    RunRecord record;
-    record.run_id = summary.run_id;
-    record.pipeline_name = config.pipeline_name;
-    record.mode = summary.mode;
-    record.run_date = options.backfill_date.value_or(utc_parts(started).date);
-    record.started_at = started;
-    record.environment = to_string(config.environment);
+    const std::string application_name = run_application_name(config, summary.run_id);
+    const RunRecord record =
+        first_record(config, summary.run_id, summary.mode,
+                     options.backfill_date.value_or(utc_parts(started).date), started);
 
     log_info("run started", {{"event", "run_started"},
                              {"mode", to_string(summary.mode)},
@@ -285,11 +302,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         const WindowRequest window = plan_window(config, options, checkpoints);
         summary.window_from = window.lower;
 
-        const SourceConnector connect_source = [&] {
-            PgConnection source(config.source_url, ErrorKind::source, "SOURCE", application_name);
-            prepare_source_session(source, config.source_statement_timeout_seconds);
-            return source;
-        };
+        const SourceConnector connect_source = source_connector(config, application_name);
         // The extractor runs on the reader thread (ReadAhead) with its own Retrier.
         Retrier extract_retrier(config.retry);
         Extractor extractor(connect_source, extract_retrier, config.source_schema,
@@ -467,12 +480,7 @@ DryRunSummary dry_run_pipeline(const Config& config, const RunOptions& options) 
     out.load_sql = planned_statements(config.destination, config.pipeline_name);
 
     Retrier retrier(config.retry);
-    const SourceConnector connect_source = [&] {
-        PgConnection source(config.source_url, ErrorKind::source, "SOURCE",
-                            "orders-pipeline dry-run");
-        prepare_source_session(source, config.source_statement_timeout_seconds);
-        return source;
-    };
+    const SourceConnector connect_source = source_connector(config, "orders-pipeline dry-run");
     Extractor extractor(connect_source, retrier, config.source_schema, config.source_table, window,
                         config.batch_size);
     out.window_until = extractor.until();
@@ -555,18 +563,12 @@ ReplaySummary replay_dlq(const Config& config, const std::vector<std::filesystem
         return out;
     }
 
-    const std::string application_name =
-        fmt::format("orders-pipeline {} {}", config.pipeline_name, out.run_id);
-    RunRecord record;
-    record.run_id = out.run_id;
-    record.pipeline_name = config.pipeline_name;
-    record.mode = RunMode::replay;
-    record.run_date = utc_parts(started).date;
-    record.started_at = started;
-    record.environment = to_string(config.environment);
+    const RunRecord record =
+        first_record(config, out.run_id, RunMode::replay, utc_parts(started).date, started);
     log_info("replay started", {{"event", "replay_started"}, {"files", inputs.size()}});
     Retrier retrier(config.retry);
-    StartedRun started_run(config, {}, record, application_name, retrier, steady_start);
+    StartedRun started_run(config, {}, record, run_application_name(config, out.run_id), retrier,
+                           steady_start);
     RunCounts counts;
     try {
         DlqWriter dlq(config.dlq_dir, config.pipeline_name, out.run_id);

@@ -3,22 +3,11 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
-
 #include "pipeline/error.hpp"
 #include "pipeline/pg_connection.hpp"
+#include "pipeline/validate.hpp"
 
 namespace pipeline {
-
-namespace {
-
-std::int64_t to_int64(std::string_view text) {
-    std::int64_t value = 0;
-    std::from_chars(text.data(), text.data() + text.size(), value);
-    return value;
-}
-
-}  // namespace
 
 std::vector<RunListing> list_runs(const Config& config, int limit,
                                   const std::optional<std::string>& status) {
@@ -54,11 +43,11 @@ std::vector<RunListing> list_runs(const Config& config, int limit,
         if (!result.is_null(r, 6)) {
             run.duration_seconds = std::stod(std::string(result.value(r, 6)));
         }
-        run.rows_extracted = to_int64(result.value(r, 7));
-        run.rows_written = to_int64(result.value(r, 8));
-        run.rows_rejected = to_int64(result.value(r, 9));
-        run.rows_inserted = to_int64(result.value(r, 10));
-        run.rows_updated = to_int64(result.value(r, 11));
+        run.rows_extracted = parse_int64(result.value(r, 7)).value_or(0);
+        run.rows_written = parse_int64(result.value(r, 8)).value_or(0);
+        run.rows_rejected = parse_int64(result.value(r, 9)).value_or(0);
+        run.rows_inserted = parse_int64(result.value(r, 10)).value_or(0);
+        run.rows_updated = parse_int64(result.value(r, 11)).value_or(0);
         run.error_message = result.value(r, 12);
         runs.push_back(std::move(run));
     }

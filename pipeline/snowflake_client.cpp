@@ -17,12 +17,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::int64_t unix_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 // The longest Retry-After honoured; a longer one is treated as this.
 constexpr std::chrono::seconds max_retry_after{60};
 
@@ -60,7 +54,8 @@ SnowflakeClient::SnowflakeClient(SnowflakeClientOptions options, JwtSource jwt)
 
 HttpHeaders SnowflakeClient::headers(bool with_body) {
     HttpHeaders list;
-    list.emplace_back("Authorization", "Bearer " + jwt_.token(unix_seconds()).reveal());
+    list.emplace_back("Authorization",
+                      "Bearer " + jwt_.token(now_utc().micros / micros_per_second).reveal());
     list.emplace_back("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT");
     list.emplace_back("Accept", "application/json");
     if (with_body) {
@@ -173,13 +168,12 @@ ResultSet SnowflakeClient::execute(std::string_view label, StatementRequest requ
     HttpResponse response = exchange(ex);
     ResultSet result = await_result(label, ex.request_id,
                                     parse_statement_response(response.status, response.body));
-    log_debug("Snowflake statement done",
-              {{"event", "snowflake_statement"},
-               {"statement", label},
-               {"request_id", ex.request_id},
-               {"attempts", ex.attempts},
-               {"rows", result.rows.size()},
-               {"seconds", std::chrono::duration<double>(SteadyClock::now() - started).count()}});
+    log_debug("Snowflake statement done", {{"event", "snowflake_statement"},
+                                           {"statement", label},
+                                           {"request_id", ex.request_id},
+                                           {"attempts", ex.attempts},
+                                           {"rows", result.rows.size()},
+                                           {"seconds", seconds_since(started)}});
     return result;
 }
 

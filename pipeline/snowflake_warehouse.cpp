@@ -29,10 +29,6 @@ bool plain_name(std::string_view name) {
     });
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 SnowflakeClientOptions snowflake_client_options(const SnowflakeDestination& sf,
@@ -58,6 +54,9 @@ SnowflakeWarehouse::SnowflakeWarehouse(const DestinationConfig& destination,
     : destination_(destination),
       pipeline_name_(session.pipeline_name),
       staging_(sf_staging_table_name(session.pipeline_name, session.run_id)),
+      schema_(ascii_upper(destination.schema.str())),
+      target_(schema_ + "." + ascii_upper(destination.table.str())),
+      staged_(schema_ + "." + staging_),
       client_(
           snowflake_client_options(settings_of(destination),
                                    fmt::format("orders-pipeline:pipeline={}:run={}",
@@ -113,8 +112,7 @@ void SnowflakeWarehouse::end_run() noexcept {
     const SnowflakeDestination& sf = *destination_.snowflake;
     try {
         if (staging_created_) {
-            run("DROP staging", fmt::format("DROP TABLE IF EXISTS {}.{}",
-                                            ascii_upper(destination_.schema.str()), staging_));
+            run("DROP staging", "DROP TABLE IF EXISTS " + staged_);
             staging_created_ = false;
         }
     } catch (const std::exception& e) {
@@ -150,10 +148,8 @@ void SnowflakeWarehouse::end_run() noexcept {
 }
 
 void SnowflakeWarehouse::ensure_schema() {
-    const std::string target = fmt::format("{}.{}", ascii_upper(destination_.schema.str()),
-                                           ascii_upper(destination_.table.str()));
     run("CREATE SCHEMA", sf_create_schema_sql(destination_.schema));
-    run("CREATE TABLE " + target, sf_create_target_sql(destination_.schema, destination_.table));
+    run("CREATE TABLE " + target_, sf_create_target_sql(destination_.schema, destination_.table));
     if (!(destination_.run_table.schema == destination_.schema)) {
         run("CREATE SCHEMA", sf_create_schema_sql(destination_.run_table.schema));
     }
@@ -163,7 +159,6 @@ void SnowflakeWarehouse::ensure_schema() {
 
 void SnowflakeWarehouse::drop_stale_staging() {
     const std::string prefix = sf_staging_prefix(pipeline_name_);
-    const std::string schema = ascii_upper(destination_.schema.str());
     const ResultSet shown = run("SHOW TABLES", sf_show_staging_sql(destination_.schema, prefix));
     const auto name_column = find_column(shown, "name");
     if (!name_column) {
@@ -177,17 +172,15 @@ void SnowflakeWarehouse::drop_stale_staging() {
         if (!name.starts_with(prefix) || name == staging_ || !plain_name(name)) {
             continue;
         }
-        run("DROP stale staging", fmt::format("DROP TABLE IF EXISTS {}.{}", schema, name));
+        run("DROP stale staging", fmt::format("DROP TABLE IF EXISTS {}.{}", schema_, name));
         log_info("dropped a staging table left by a crashed run",
-                 {{"event", "stale_staging_dropped"}, {"table", schema + "." + name}});
+                 {{"event", "stale_staging_dropped"}, {"table", schema_ + "." + name}});
     }
 }
 
 MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
                                            const BatchContext& batch) {
     const SnowflakeDestination& sf = *destination_.snowflake;
-    const std::string schema = ascii_upper(destination_.schema.str());
-    const std::string staged = schema + "." + staging_;
     MergeCounts counts;
     if (rows.empty()) {
         batch.hit(FailSite::after_stage);
@@ -196,22 +189,22 @@ MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
     }
     const auto t0 = std::chrono::steady_clock::now();
     if (staging_created_) {
-        run("DELETE " + staged, fmt::format("DELETE FROM {}", staged));
+        run("DELETE " + staged_, fmt::format("DELETE FROM {}", staged_));
     } else {
-        run("CREATE TRANSIENT TABLE " + staged,
+        run("CREATE TRANSIENT TABLE " + staged_,
             sf_create_staging_sql(destination_.schema, staging_));
         staging_created_ = true;
     }
     const std::string insert = sf_insert_staging_sql(destination_.schema, staging_);
     const auto chunks = chunk_by_body_size(rows, static_cast<std::size_t>(sf.max_request_bytes));
     for (const auto& chunk : chunks) {
-        const ResultSet inserted = run("INSERT " + staged, insert, order_row_bindings(chunk));
+        const ResultSet inserted = run("INSERT " + staged_, insert, order_row_bindings(chunk));
         const auto n = count_column(inserted, "number of rows inserted");
         if (!n || *n != static_cast<std::int64_t>(chunk.size())) {
             throw Error(ErrorKind::destination,
                         fmt::format("staging INSERT reported {} rows for a chunk of {}",
                                     n ? std::to_string(*n) : "no count", chunk.size()),
-                        {}, "INSERT " + staged);
+                        {}, "INSERT " + staged_);
         }
     }
     batch.hit(FailSite::after_stage);
@@ -220,11 +213,10 @@ MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
     if (destination_.merge_lookback_days > 0) {
         const std::int64_t today = days_from_civil(utc_parts(now_utc()).date);
         const CivilDate cutoff = civil_from_days(today - destination_.merge_lookback_days);
-        const auto oldest =
-            std::min_element(rows.begin(), rows.end(), [](const OrderRow& a, const OrderRow& b) {
-                return days_from_civil(a.order_date) < days_from_civil(b.order_date);
-            });
-        if (days_from_civil(oldest->order_date) >= days_from_civil(cutoff)) {
+        const auto oldest = std::min_element(
+            rows.begin(), rows.end(),
+            [](const OrderRow& a, const OrderRow& b) { return a.order_date < b.order_date; });
+        if (oldest->order_date >= cutoff) {
             prune_from = cutoff;
             log_debug("MERGE restricted to recent order dates", {{"event", "merge_pruned"},
                                                                  {"batch", batch.number},
@@ -237,14 +229,13 @@ MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
                       {"cutoff", format_date(cutoff)}});
         }
     }
-    const std::string target = fmt::format("{}.{}", schema, ascii_upper(destination_.table.str()));
+    counts.stage_seconds = seconds_since(t0);
     const auto t1 = std::chrono::steady_clock::now();
     const ResultSet merged =
-        run("MERGE " + target,
+        run("MERGE " + target_,
             sf_merge_sql(destination_.schema, destination_.table, staging_, prune_from));
     counts.inserted = count_column(merged, "number of rows inserted").value_or(0);
     counts.updated = count_column(merged, "number of rows updated").value_or(0);
-    counts.stage_seconds = std::chrono::duration<double>(t1 - t0).count();
     counts.merge_seconds = seconds_since(t1);
     batch.hit(FailSite::after_merge);
     return counts;

@@ -40,6 +40,9 @@ private:
     DestinationConfig destination_;
     std::string pipeline_name_;
     std::string staging_;  ///< this run's staging table (unqualified)
+    std::string schema_;   ///< DEST_SCHEMA as Snowflake spells it (upper case)
+    std::string target_;   ///< SCHEMA.TABLE, upper case
+    std::string staged_;   ///< SCHEMA.<staging_>
     SnowflakeClient client_;
     bool staging_created_ = false;
     bool resumed_warehouse_ = false;

@@ -1,6 +1,7 @@
 // pipeline/timestamp.hpp: UTC instants as integer microseconds, ISO-8601 parse/format.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,6 +60,16 @@ UtcParts utc_parts(Timestamp ts) noexcept;
 
 /// Wall-clock now. The one place the clock is read; pure modules never call it.
 Timestamp now_utc();
+
+/// Seconds from `from` to `to` (negative when `to` is earlier). Pure.
+inline double seconds_between(Timestamp from, Timestamp to) noexcept {
+    return static_cast<double>(to.micros - from.micros) / static_cast<double>(micros_per_second);
+}
+
+/// Seconds elapsed since `start` on the monotonic clock: stage timings.
+inline double seconds_since(std::chrono::steady_clock::time_point start) noexcept {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 /// Midnight UTC at the start of `date`.
 Timestamp start_of_day(CivilDate date) noexcept;

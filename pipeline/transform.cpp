@@ -35,26 +35,6 @@ CancellationType cancellation_type_of(const std::optional<std::string>& reason) 
     return CancellationType::customer;
 }
 
-// The enum of a validated status (validate accepts only the listed names).
-OrderStatus status_of(std::string_view status) {
-    for (std::size_t i = 0; i < order_status_names.size(); ++i) {
-        if (order_status_names[i] == status) {
-            return static_cast<OrderStatus>(i);
-        }
-    }
-    return OrderStatus::placed;  // unreachable for a ValidOrder
-}
-
-// The enum of a normalised payment method ("unknown" for anything unlisted).
-PaymentMethod payment_method_of(std::string_view method) {
-    for (std::size_t i = 0; i < payment_method_names.size(); ++i) {
-        if (payment_method_names[i] == method) {
-            return static_cast<PaymentMethod>(i);
-        }
-    }
-    return PaymentMethod::unknown;
-}
-
 }  // namespace
 
 std::string_view to_string(OrderTier tier) {
@@ -101,9 +81,10 @@ void transform_into(ValidOrder&& order, Timestamp ingested_at, OrderRow& row) {
     row.delivery_fee = order.delivery_fee;
     row.discount_amount = order.discount_amount;
     row.total_value = order.order_amount + order.delivery_fee - order.discount_amount;
-    row.status = status_of(order.status);
+    row.status = order_status_named(order.status).value_or(OrderStatus::placed);  // validated
     if (order.payment_method) {
-        row.payment_method = payment_method_of(*order.payment_method);
+        row.payment_method =
+            payment_method_named(*order.payment_method).value_or(PaymentMethod::unknown);
     }
     row.payment_status = std::move(order.payment_status);
     row.order_tier = tier_of(order.order_amount);

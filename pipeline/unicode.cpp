@@ -10,6 +10,13 @@ namespace pipeline {
 
 namespace {
 
+// A-Z -> a-z; every other byte unchanged.
+void lower_ascii_in_place(std::string& text) {
+    for (char& c : text) {
+        c = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+    }
+}
+
 struct LowerRun {
     char32_t first;
     std::uint32_t count;
@@ -166,11 +173,7 @@ void lower_unicode_into(std::string& out, std::string_view text) {
     }
     out.assign(text);
     if (ascii) {
-        for (char& c : out) {
-            if (c >= 'A' && c <= 'Z') {
-                c = static_cast<char>(c + 32);
-            }
-        }
+        lower_ascii_in_place(out);
         return;
     }
     out.clear();
@@ -208,9 +211,7 @@ std::string lower_unicode(std::string_view text) {
 
 std::string ascii_lower(std::string_view text) {
     std::string out(text);
-    for (char& c : out) {
-        c = c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-    }
+    lower_ascii_in_place(out);
     return out;
 }
 

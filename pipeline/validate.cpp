@@ -13,22 +13,6 @@ namespace pipeline {
 
 namespace {
 
-constexpr const auto& valid_statuses = order_status_names;
-// Every named payment method but the last, "unknown" (the default, not a valid input).
-constexpr std::array<std::string_view, payment_method_names.size() - 1> known_payment_methods = {
-    payment_method_names[0], payment_method_names[1], payment_method_names[2],
-    payment_method_names[3], payment_method_names[4], payment_method_names[5]};
-
-template <std::size_t N>
-bool contains(const std::array<std::string_view, N>& set, std::string_view value) {
-    for (auto item : set) {
-        if (item == value) {
-            return true;
-        }
-    }
-    return false;
-}
-
 Rejection reject(RejectReason reason, std::string detail) {
     return Rejection{reason, fmt::format("{}: {}", to_string(reason), detail)};
 }
@@ -225,7 +209,7 @@ std::optional<Rejection> validate_into(const SourceRow& row, ValidOrder& v) {
     if (status_text) {
         lower_unicode_into(v.status, trim_unicode(*status_text));
     }
-    if (!status_text || !contains(valid_statuses, v.status)) {
+    if (!status_text || !order_status_named(v.status)) {
         return reject(RejectReason::invalid_status,
                       fmt::format("{} has status {}", order,
                                   status_text ? quoted(*status_text) : std::string("NULL")));
@@ -309,7 +293,9 @@ std::optional<Rejection> validate_into(const SourceRow& row, ValidOrder& v) {
     // Normalisation of the valid row.
     if (const Field& method = row[C::payment_method]) {
         std::string normalised = lower_unicode(trim_unicode(*method));
-        if (contains(known_payment_methods, normalised)) {
+        // "unknown" is the default, not a method: as input it counts as unrecognised.
+        const std::optional<PaymentMethod> known = payment_method_named(normalised);
+        if (known && *known != PaymentMethod::unknown) {
             v.payment_method = std::move(normalised);
         } else {
             v.payment_method = "unknown";
