@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/batch.hpp"
-#include "pipeline/copy_binary.hpp"
-#include "pipeline/copy_text.hpp"
-#include "pipeline/transform.hpp"
-#include "pipeline/validate.hpp"
+#include "pipeline/orders/batch.hpp"
+#include "pipeline/orders/transform.hpp"
+#include "pipeline/orders/validate.hpp"
+#include "pipeline/warehouse/postgres/copy_binary.hpp"
+#include "pipeline/warehouse/postgres/copy_text.hpp"
 
 namespace {
 
@@ -76,7 +76,7 @@ void BM_ValidateTransform(benchmark::State& state) {
     const auto rows = as_rows(texts);
     std::vector<pipeline::OrderRow> out;
     out.reserve(batch);
-    // The run's own loop (pipeline/batch.hpp), per-row stage clocks included.
+    // The run's own loop (pipeline/orders/batch.hpp), per-row stage clocks included.
     std::size_t rejected = 0;
     for (auto _ : state) {
         out.clear();

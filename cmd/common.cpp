@@ -5,9 +5,9 @@
 
 #include <cstdio>
 
-#include "pipeline/atomic_file.hpp"
-#include "pipeline/error.hpp"
-#include "pipeline/logging.hpp"
+#include "pipeline/core/error.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/state/atomic_file.hpp"
 
 namespace cmd {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cmd/exit_code.hpp"
-#include "pipeline/config.hpp"
+#include "pipeline/config/config.hpp"
 
 namespace cmd {
 

@@ -1,7 +1,7 @@
 // cmd/exit_code.hpp: the process exit codes, in one place (README "Exit codes").
 #pragma once
 
-#include "pipeline/error.hpp"
+#include "pipeline/core/error.hpp"
 
 namespace cmd {
 

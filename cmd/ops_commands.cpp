@@ -11,17 +11,17 @@
 
 #include "cmd/run_command.hpp"
 #include "cmd/signals.hpp"
-#include "pipeline/atomic_file.hpp"
-#include "pipeline/checkpoint.hpp"
-#include "pipeline/dlq.hpp"
-#include "pipeline/doctor.hpp"
-#include "pipeline/error.hpp"
-#include "pipeline/logging.hpp"
-#include "pipeline/pg_connection.hpp"
-#include "pipeline/run.hpp"
-#include "pipeline/run_history.hpp"
-#include "pipeline/run_lock.hpp"
-#include "pipeline/stop.hpp"
+#include "pipeline/core/error.hpp"
+#include "pipeline/observe/run_history.hpp"
+#include "pipeline/ops/doctor.hpp"
+#include "pipeline/run/run.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/runtime/pg_connection.hpp"
+#include "pipeline/runtime/stop.hpp"
+#include "pipeline/state/atomic_file.hpp"
+#include "pipeline/state/checkpoint.hpp"
+#include "pipeline/state/dlq.hpp"
+#include "pipeline/state/run_lock.hpp"
 
 namespace cmd {
 

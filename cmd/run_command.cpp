@@ -7,11 +7,11 @@
 #include <cstdio>
 
 #include "cmd/signals.hpp"
-#include "pipeline/checkpoint.hpp"
-#include "pipeline/error.hpp"
-#include "pipeline/logging.hpp"
-#include "pipeline/metrics.hpp"
-#include "pipeline/run.hpp"
+#include "pipeline/core/error.hpp"
+#include "pipeline/observe/metrics.hpp"
+#include "pipeline/run/run.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/state/checkpoint.hpp"
 
 namespace cmd {
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cmd/common.hpp"
-#include "pipeline/run.hpp"
+#include "pipeline/run/run.hpp"
 
 namespace cmd {
 

@@ -6,7 +6,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "pipeline/stop.hpp"
+#include "pipeline/runtime/stop.hpp"
 
 namespace cmd {
 

@@ -10,11 +10,11 @@
 #include <string>
 #include <string_view>
 
-#include "pipeline/copy_binary.hpp"
-#include "pipeline/copy_text.hpp"
-#include "pipeline/dlq.hpp"
-#include "pipeline/transform.hpp"
-#include "pipeline/validate.hpp"
+#include "pipeline/orders/transform.hpp"
+#include "pipeline/orders/validate.hpp"
+#include "pipeline/state/dlq.hpp"
+#include "pipeline/warehouse/postgres/copy_binary.hpp"
+#include "pipeline/warehouse/postgres/copy_text.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);

@@ -12,10 +12,10 @@
 #include <set>
 #include <sstream>
 
-#include "pipeline/checkpoint.hpp"
-#include "pipeline/extractor.hpp"
-#include "pipeline/run.hpp"
-#include "pipeline/run_lock.hpp"
+#include "pipeline/run/run.hpp"
+#include "pipeline/source/extractor.hpp"
+#include "pipeline/state/checkpoint.hpp"
+#include "pipeline/state/run_lock.hpp"
 #include "tests/support/pipeline_fixture.hpp"
 
 namespace {

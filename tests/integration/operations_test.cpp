@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "pipeline/checkpoint.hpp"
-#include "pipeline/run_lock.hpp"
-#include "pipeline/timestamp.hpp"
+#include "pipeline/core/timestamp.hpp"
+#include "pipeline/state/checkpoint.hpp"
+#include "pipeline/state/run_lock.hpp"
 #include "tests/support/pipeline_fixture.hpp"
 
 namespace {

@@ -7,14 +7,14 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "pipeline/config.hpp"
-#include "pipeline/copy_binary.hpp"
-#include "pipeline/copy_text.hpp"
-#include "pipeline/error.hpp"
-#include "pipeline/logging.hpp"
-#include "pipeline/merge_sql.hpp"
-#include "pipeline/run.hpp"
-#include "pipeline/run_lock.hpp"
+#include "pipeline/config/config.hpp"
+#include "pipeline/core/error.hpp"
+#include "pipeline/run/run.hpp"
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/state/run_lock.hpp"
+#include "pipeline/warehouse/postgres/copy_binary.hpp"
+#include "pipeline/warehouse/postgres/copy_text.hpp"
+#include "pipeline/warehouse/postgres/merge_sql.hpp"
 #include "tests/support/pipeline_fixture.hpp"
 
 namespace {

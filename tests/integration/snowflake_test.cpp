@@ -12,8 +12,8 @@
 #include <set>
 #include <string>
 
-#include "pipeline/snowflake_sql.hpp"
-#include "pipeline/unicode.hpp"
+#include "pipeline/core/unicode.hpp"
+#include "pipeline/warehouse/snowflake/snowflake_sql.hpp"
 #include "tests/support/pipeline_fixture.hpp"
 #include "tests/support/snowflake_emulator.hpp"
 

@@ -17,8 +17,18 @@ if grep -nE "$banned" "${sources[@]}" | grep -v 'NOLINT'; then
     echo "lint.sh: banned API above" >&2
     status=1
 fi
-if grep -nE 'getenv\(' "${sources[@]}" | grep -vE '^(pipeline/config.cpp|tests/)'; then
-    echo "lint.sh: getenv outside pipeline/config.cpp" >&2
+if grep -nE 'getenv\(' "${sources[@]}" | grep -vE '^(pipeline/config/config.cpp|tests/)'; then
+    echo "lint.sh: getenv outside pipeline/config/config.cpp" >&2
+    status=1
+fi
+# The pure layers (pipeline/core, pipeline/orders) read no files, no clock source other than
+# what callers pass in, and talk to no server: they include only the standard library, fmt
+# and each other. The I/O layers depend on them, never the other way round.
+pure=$(printf '%s\n' "${sources[@]}" | grep -E '^pipeline/(core|orders)/' || true)
+if [[ -n $pure ]] && grep -nE '^#include' $pure |
+    grep -vE '#include (<(fmt/[a-z]+\.h|[a-z_]+)>|"pipeline/(core|orders)/[a-z_]+\.(hpp|inc)")' |
+    grep -E . || grep -nE '#include <(filesystem|fstream|thread)>' $pure; then
+    echo "lint.sh: a pure module (pipeline/core, pipeline/orders) includes an I/O header" >&2
     status=1
 fi
 exit $status

@@ -6,7 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "pipeline/logging.hpp"
+#include "pipeline/runtime/logging.hpp"
 
 namespace test {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/config.hpp"
+#include "pipeline/config/config.hpp"
 #include "tests/support/test_database.hpp"
 
 namespace test {

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "pipeline/pg_connection.hpp"
+#include "pipeline/runtime/pg_connection.hpp"
 
 namespace test {
 

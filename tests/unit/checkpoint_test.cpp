@@ -1,5 +1,5 @@
 // tests/unit/checkpoint_test.cpp: checkpoint JSON, atomic replace, missing and corrupt files.
-#include "pipeline/checkpoint.hpp"
+#include "pipeline/state/checkpoint.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,8 +8,8 @@
 #include <fstream>
 #include <random>
 
-#include "pipeline/atomic_file.hpp"
-#include "pipeline/error.hpp"
+#include "pipeline/core/error.hpp"
+#include "pipeline/state/atomic_file.hpp"
 
 namespace {
 

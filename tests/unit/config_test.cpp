@@ -1,5 +1,5 @@
 // tests/unit/config_test.cpp: defaults, every error message, all errors at once, secrets.
-#include "pipeline/config.hpp"
+#include "pipeline/config/config.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // tests/unit/decimal_test.cpp: the number grammar, exact comparison and rounding.
-#include "pipeline/decimal.hpp"
+#include "pipeline/core/decimal.hpp"
 
 #include <gtest/gtest.h>
 

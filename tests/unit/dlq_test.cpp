@@ -1,5 +1,5 @@
 // tests/unit/dlq_test.cpp: the DLQ line format and the writer's file handling.
-#include "pipeline/dlq.hpp"
+#include "pipeline/state/dlq.hpp"
 
 #include <gtest/gtest.h>
 

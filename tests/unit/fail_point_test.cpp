@@ -1,9 +1,9 @@
 // tests/unit/fail_point_test.cpp: the ORDERS_PIPELINE_FAIL_POINT grammar and the error action.
-#include "pipeline/fail_point.hpp"
+#include "pipeline/runtime/fail_point.hpp"
 
 #include <gtest/gtest.h>
 
-#include "pipeline/error.hpp"
+#include "pipeline/core/error.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // tests/unit/metrics_test.cpp: the Prometheus text of a run, and reading last-success back.
-#include "pipeline/metrics.hpp"
+#include "pipeline/observe/metrics.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // tests/unit/retry_test.cpp: backoff arithmetic and which errors are retried.
-#include "pipeline/retry.hpp"
+#include "pipeline/runtime/retry.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-#include "pipeline/logging.hpp"
+#include "pipeline/runtime/logging.hpp"
 
 namespace {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "pipeline/order_row.hpp"
+#include "pipeline/orders/order_row.hpp"
 
 namespace test {
 

@@ -1,5 +1,5 @@
 // tests/unit/snowflake_api_test.cpp: request bodies, array bindings, chunking, response parsing.
-#include "pipeline/snowflake_api.hpp"
+#include "pipeline/warehouse/snowflake/snowflake_api.hpp"
 
 #include <gtest/gtest.h>
 

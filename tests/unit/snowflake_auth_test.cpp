@@ -1,5 +1,5 @@
 // tests/unit/snowflake_auth_test.cpp: key loading, fingerprint, JWT claims and signature.
-#include "pipeline/snowflake_auth.hpp"
+#include "pipeline/warehouse/snowflake/snowflake_auth.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>

@@ -1,9 +1,9 @@
 // tests/unit/snowflake_config_test.cpp: the snowflake:// URL and the endpoint override rules.
-#include "pipeline/snowflake_config.hpp"
+#include "pipeline/warehouse/snowflake/snowflake_config.hpp"
 
 #include <gtest/gtest.h>
 
-#include "pipeline/config.hpp"
+#include "pipeline/config/config.hpp"
 
 namespace {
 

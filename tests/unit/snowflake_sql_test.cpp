@@ -1,11 +1,11 @@
 // tests/unit/snowflake_sql_test.cpp: the Snowflake DDL, MERGE and staging names; requestId UUIDs.
-#include "pipeline/snowflake_sql.hpp"
+#include "pipeline/warehouse/snowflake/snowflake_sql.hpp"
 
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "pipeline/http_client.hpp"
+#include "pipeline/warehouse/snowflake/http_client.hpp"
 
 namespace {
 

@@ -1,11 +1,11 @@
 // tests/unit/sql_test.cpp: identifiers, COPY text encoding and the generated SQL.
 #include <gtest/gtest.h>
 
-#include "pipeline/copy_binary.hpp"
-#include "pipeline/copy_text.hpp"
-#include "pipeline/error.hpp"
-#include "pipeline/merge_sql.hpp"
-#include "pipeline/sql_identifier.hpp"
+#include "pipeline/core/error.hpp"
+#include "pipeline/core/sql_identifier.hpp"
+#include "pipeline/warehouse/postgres/copy_binary.hpp"
+#include "pipeline/warehouse/postgres/copy_text.hpp"
+#include "pipeline/warehouse/postgres/merge_sql.hpp"
 
 namespace {
 

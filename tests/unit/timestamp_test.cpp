@@ -1,5 +1,5 @@
 // tests/unit/timestamp_test.cpp: ISO-8601 parsing/formatting and civil-date arithmetic.
-#include "pipeline/timestamp.hpp"
+#include "pipeline/core/timestamp.hpp"
 
 #include <gtest/gtest.h>
 

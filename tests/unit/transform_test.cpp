@@ -1,5 +1,5 @@
 // tests/unit/transform_test.cpp: every derived column of spec §5.
-#include "pipeline/transform.hpp"
+#include "pipeline/orders/transform.hpp"
 
 #include <gtest/gtest.h>
 

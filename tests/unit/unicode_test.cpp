@@ -1,5 +1,5 @@
 // tests/unit/unicode_test.cpp: Python's isspace()/strip()/lower() semantics on UTF-8.
-#include "pipeline/unicode.hpp"
+#include "pipeline/core/unicode.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // tests/unit/validate_test.cpp: every rule of spec §4, its precedence and the normalisation.
-#include "pipeline/validate.hpp"
+#include "pipeline/orders/validate.hpp"
 
 #include <gtest/gtest.h>
 
-#include "pipeline/copy_text.hpp"
-#include "pipeline/transform.hpp"
+#include "pipeline/orders/transform.hpp"
+#include "pipeline/warehouse/postgres/copy_text.hpp"
 #include "tests/unit/row_builder.hpp"
 
 namespace {

@@ -1,0 +1,40 @@
+// pipeline/observe/metrics.hpp: the Prometheus text file a batch job leaves behind (node_exporter
+// textfile).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "pipeline/core/timestamp.hpp"
+#include "pipeline/observe/run_record.hpp"
+
+namespace pipeline {
+
+/// What the metrics file says about the last run.
+struct RunMetrics {
+    std::string pipeline;
+    RunMode mode = RunMode::incremental;
+    RunStatus status = RunStatus::failed;
+    RunCounts counts;
+    double duration_seconds = 0;
+    Timestamp finished_at;
+    std::optional<Timestamp> last_success;         ///< the newest successful run's end
+    std::optional<double> checkpoint_lag_seconds;  ///< finished_at - watermark
+};
+
+/// Prometheus text exposition format (HELP/TYPE lines, gauges labelled
+/// pipeline="..."; the status as orders_pipeline_last_run_status{status=...}
+/// 1 for the run's status and 0 for the others). Pure.
+std::string format_metrics(const RunMetrics& metrics);
+
+/// The last-success timestamp (seconds) in an earlier file's text, if any. Pure.
+std::optional<double> last_success_in(std::string_view previous_text);
+
+/// Writes `metrics` to `path` atomically. When the run did not succeed, the
+/// last-success timestamp is carried over from the file being replaced, so
+/// "no success in 30 minutes" stays answerable after failures.
+void write_metrics_file(const std::filesystem::path& path, RunMetrics metrics);
+
+}  // namespace pipeline

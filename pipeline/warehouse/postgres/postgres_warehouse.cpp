@@ -1,0 +1,247 @@
+// pipeline/warehouse/postgres/postgres_warehouse.cpp: per-batch transaction on the PostgreSQL
+// warehouse.
+#include "pipeline/warehouse/postgres/postgres_warehouse.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "pipeline/runtime/logging.hpp"
+#include "pipeline/warehouse/postgres/copy_binary.hpp"
+#include "pipeline/warehouse/postgres/copy_text.hpp"
+#include "pipeline/warehouse/postgres/merge_sql.hpp"
+
+namespace pipeline {
+
+namespace {
+
+std::optional<std::string> opt_ts(const std::optional<Timestamp>& ts) {
+    return ts ? std::optional(format_timestamp(*ts)) : std::nullopt;
+}
+
+}  // namespace
+
+PostgresWarehouse::PostgresWarehouse(const DestinationConfig& destination,
+                                     std::string application_name)
+    : destination_(destination),
+      target_(fmt::format("{}.{}", destination.schema.str(), destination.table.str())),
+      application_name_(std::move(application_name)) {
+    connection();
+}
+
+PgConnection& PostgresWarehouse::connection() {
+    if (!conn_ || !conn_->ok()) {
+        staging_ready_ = false;  // TEMP tables die with their session
+        conn_.reset();
+        conn_.emplace(destination_.url, ErrorKind::destination, "DEST", application_name_);
+        conn_->exec(
+            "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO, YMD'; "
+            "SET client_min_messages = warning",
+            "[SET dest session]");
+    }
+    return *conn_;
+}
+
+void PostgresWarehouse::ensure_schema() {
+    connection().exec(pg_create_target_sql(destination_.schema, destination_.table),
+                      fmt::format("[CREATE TABLE {}]", target_));
+    connection().exec(pg_create_run_table_sql(destination_.run_table),
+                      fmt::format("[CREATE TABLE {}]", destination_.run_table.str()));
+    // Binary COPY (half the server's parsing work) needs the exact types of
+    // our DDL; a target created by hand with other types gets text COPY.
+    const std::vector<std::optional<std::string>> params = {target_};
+    const PgResult columns = connection().exec_params(
+        "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_attribute a "
+        "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        params, fmt::format("[columns of {}]", target_));
+    std::size_t matching = 0;
+    for (int r = 0; r < columns.rows(); ++r) {
+        for (std::size_t c = 0; c < destination_column_names.size(); ++c) {
+            matching += columns.value(r, 0) == destination_column_names[c] &&
+                        columns.value(r, 1) == pg_destination_column_types[c];
+        }
+    }
+    copy_format_ =
+        matching == destination_column_names.size() ? CopyFormat::binary : CopyFormat::text;
+    if (copy_format_ == CopyFormat::text) {
+        log_info("the target's column types differ from the tool's DDL; loading with text COPY",
+                 {{"event", "copy_format"}, {"format", "text"}, {"table", target_}});
+    } else {
+        log_debug("loading with binary COPY",
+                  {{"event", "copy_format"}, {"format", "binary"}, {"table", target_}});
+    }
+}
+
+void PostgresWarehouse::drop_stale_staging() {
+    // Staging is a TEMP table: PostgreSQL drops it with the session of a
+    // crashed run, so there is never anything to clean here.
+}
+
+void PostgresWarehouse::order_by_key(std::span<const OrderRow> rows) {
+    // In order_id order: the primary-key index then takes its inserts in key
+    // order, which measured 14% faster than the extraction order on 1M rows.
+    // (Sorting (key, index) pairs: contiguous, unlike comparisons through the rows.)
+    copy_order_.clear();
+    copy_order_.reserve(rows.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        copy_order_.emplace_back(rows[i].order_id, static_cast<std::uint32_t>(i));
+    }
+    std::sort(copy_order_.begin(), copy_order_.end());
+}
+
+void PostgresWarehouse::copy_rows(PgConnection& conn, const std::string& copy_sql,
+                                  const std::string& label, std::span<const OrderRow> rows) {
+    conn.begin_copy(copy_sql, label);
+    constexpr std::size_t flush_bytes = 256 << 10;
+    const bool binary = copy_format_ == CopyFormat::binary;
+    copy_buffer_.clear();
+    if (binary) {
+        append_copy_binary_header(copy_buffer_);
+    }
+    for (const auto& [order_id, i] : copy_order_) {
+        if (binary) {
+            append_copy_binary_row(copy_buffer_, rows[i]);
+        } else {
+            append_copy_row(copy_buffer_, rows[i]);
+        }
+        if (copy_buffer_.size() >= flush_bytes) {
+            conn.put_copy_data(copy_buffer_);
+            copy_buffer_.clear();
+        }
+    }
+    if (binary) {
+        append_copy_binary_trailer(copy_buffer_);
+    }
+    if (!copy_buffer_.empty()) {
+        conn.put_copy_data(copy_buffer_);
+    }
+    conn.end_copy();
+}
+
+bool PostgresWarehouse::target_has_any_key(PgConnection& conn, std::span<const OrderRow> rows) {
+    std::string keys = "{";
+    for (const OrderRow& row : rows) {
+        if (keys.size() > 1) {
+            keys += ',';
+        }
+        keys += std::to_string(row.order_id);
+    }
+    keys += '}';
+    const std::vector<std::optional<std::string>> params = {std::move(keys)};
+    const PgResult found = conn.exec_params(
+        fmt::format("SELECT EXISTS (SELECT 1 FROM {} WHERE order_id = ANY($1::bigint[]))", target_),
+        params, fmt::format("[probe {}]", target_));
+    return found.value(0, 0) == "t";
+}
+
+std::optional<MergeCounts> PostgresWarehouse::copy_into_target(
+    PgConnection& conn, std::span<const OrderRow> rows, const BatchContext& batch,
+    std::chrono::steady_clock::time_point started) {
+    conn.exec("SAVEPOINT direct_copy", "[SAVEPOINT]");
+    try {
+        copy_rows(conn, pg_copy_target_sql(destination_.schema, destination_.table, copy_format_),
+                  fmt::format("[COPY {}]", target_), rows);
+        batch.hit(FailSite::after_stage);
+        MergeCounts result;
+        result.inserted = static_cast<std::int64_t>(rows.size());
+        result.stage_seconds = seconds_since(started);
+        const auto committing = std::chrono::steady_clock::now();
+        batch.hit(FailSite::after_merge);
+        conn.exec("COMMIT", "[COMMIT load]");
+        expect_new_keys_ = true;
+        result.commit_seconds = seconds_since(committing);
+        return result;
+    } catch (const Error& e) {
+        if (e.sqlstate() != "23505" || !conn.ok()) {
+            throw;
+        }
+        conn.exec("ROLLBACK TO SAVEPOINT direct_copy", "[ROLLBACK TO SAVEPOINT]");
+        log_info("a key of the batch is already in the target; merging instead",
+                 {{"event", "direct_copy_fallback"},
+                  {"batch", batch.number},
+                  {"probed", !expect_new_keys_}});
+        expect_new_keys_ = false;
+        return std::nullopt;
+    }
+}
+
+MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
+                                          const BatchContext& batch) {
+    PgConnection& conn = connection();
+    conn.exec("BEGIN", "[BEGIN load]");
+    try {
+        if (!staging_ready_) {
+            conn.exec(pg_create_staging_sql(destination_.schema, destination_.table),
+                      "[CREATE TEMP TABLE staging]");
+            staging_ready_ = true;
+        }
+        order_by_key(rows);
+        const auto started = std::chrono::steady_clock::now();
+        // Insert-only fast path: when the target holds none of the batch's keys
+        // (initial loads, backfills of new days), a MERGE would only insert, so
+        // COPY straight into the target. A key already there (the probe is
+        // skipped after a direct batch succeeded) or added by a concurrent
+        // writer makes the COPY fail (23505); the savepoint then sends the
+        // batch down the staging + MERGE path, and the next batch probes again.
+        // Skipping the probe after a success saves one index lookup per row on
+        // initial loads (measured: about 50 ms per 50,000-row batch).
+        if (expect_new_keys_ || !target_has_any_key(conn, rows)) {
+            batch.hit(FailSite::after_probe);
+            if (std::optional<MergeCounts> direct = copy_into_target(conn, rows, batch, started)) {
+                return *direct;
+            }
+        }
+        copy_rows(conn, pg_copy_staging_sql(copy_format_),
+                  fmt::format("[COPY staging for {}]", target_), rows);
+        batch.hit(FailSite::after_stage);
+        MergeCounts result;
+        result.stage_seconds = seconds_since(started);
+        const auto merging = std::chrono::steady_clock::now();
+        const PgResult counts = conn.exec(pg_merge_sql(destination_.schema, destination_.table),
+                                          fmt::format("[MERGE {}]", target_));
+        result.inserted = std::stoll(std::string(counts.value(0, 0)));
+        result.updated = std::stoll(std::string(counts.value(0, 1)));
+        batch.hit(FailSite::after_merge);
+        result.merge_seconds = seconds_since(merging);
+        const auto committing = std::chrono::steady_clock::now();
+        conn.exec("COMMIT", "[COMMIT load]");
+        result.commit_seconds = seconds_since(committing);
+        return result;
+    } catch (...) {
+        expect_new_keys_ = false;
+        if (conn.ok()) {
+            try {
+                conn.exec("ROLLBACK", "[ROLLBACK load]");
+            } catch (const std::exception& e) {
+                log_warning("rollback after a failed load failed", {{"error", e.what()}});
+            }
+        }
+        throw;
+    }
+}
+
+void PostgresWarehouse::upsert_run_record(const RunRecord& r) {
+    const std::vector<std::optional<std::string>> params = {
+        r.run_id,
+        r.pipeline_name,
+        std::string(to_string(r.mode)),
+        format_date(r.run_date),
+        format_timestamp(r.started_at),
+        opt_ts(r.finished_at),
+        std::string(to_string(r.status)),
+        std::to_string(r.counts.rows_extracted),
+        std::to_string(r.counts.rows_written),
+        std::to_string(r.counts.rows_rejected),
+        std::to_string(r.counts.rows_inserted),
+        std::to_string(r.counts.rows_updated),
+        r.duration_seconds ? std::optional(fmt::format("{:.3f}", *r.duration_seconds))
+                           : std::nullopt,
+        r.error_message,
+        r.environment,
+    };
+    connection().exec_params(pg_upsert_run_record_sql(destination_.run_table), params,
+                             fmt::format("[UPSERT {}]", destination_.run_table.str()));
+}
+
+}  // namespace pipeline
