@@ -294,15 +294,35 @@ int run_checkpoint(const CheckpointOptions& options) {
             const std::optional<double> lag =
                 state ? std::optional(pipeline::seconds_between(state->watermark, now))
                       : std::nullopt;
+            const auto* hold = state && state->hold_back ? &*state->hold_back : nullptr;
             if (options.json) {
                 Json j = {{"pipeline", config->pipeline_name},
                           {"file", store.path().string()},
+                          {"version", state ? Json(state->version) : Json(nullptr)},
                           {"watermark", state ? Json(pipeline::format_timestamp(state->watermark))
                                               : Json(nullptr)},
                           {"saved_at", state ? Json(pipeline::format_timestamp(state->saved_at))
                                              : Json(nullptr)},
                           {"source_now", pipeline::format_timestamp(now)},
-                          {"lag_seconds", lag ? Json(*lag) : Json(nullptr)}};
+                          {"lag_seconds", lag ? Json(*lag) : Json(nullptr)},
+                          {"hold_back", nullptr}};
+                if (hold != nullptr) {
+                    Json waiting = Json::array();
+                    for (const auto& w : hold->waiting) {
+                        waiting.push_back(pipeline::describe(w));
+                    }
+                    j["hold_back"] = {
+                        {"mode", pipeline::to_string(hold->mode)},
+                        {"floor", pipeline::format_timestamp(hold->floor)},
+                        {"seconds", pipeline::hold_back_seconds(*hold, state->watermark)},
+                        {"capped", hold->capped},
+                        {"xid_from", hold->xid_from},
+                        {"xids", hold->xids},
+                        {"waiting", std::move(waiting)}};
+                }
+                if (state && state->hold_back_unreadable) {
+                    j["hold_back_unreadable"] = *state->hold_back_unreadable;
+                }
                 fmt::print("{}\n", j.dump(2));
             } else if (!state) {
                 fmt::print(
@@ -311,13 +331,32 @@ int run_checkpoint(const CheckpointOptions& options) {
                     config->start_from ? " from START_FROM" : "");
             } else {
                 fmt::print(
-                    "pipeline    {}\nfile        {}\nwatermark   {}\nsaved at    {}\nsource now  "
-                    "{}\n"
-                    "lag         {} ({:.0f} s)\n",
-                    config->pipeline_name, store.path().string(),
+                    "pipeline    {}\nfile        {} (version {})\nwatermark   {}\nsaved at    "
+                    "{}\nsource now  {}\nlag         {} ({:.0f} s)\n",
+                    config->pipeline_name, store.path().string(), state->version,
                     pipeline::format_timestamp(state->watermark),
                     pipeline::format_timestamp(state->saved_at), pipeline::format_timestamp(now),
                     human_seconds(*lag), *lag);
+                if (state->hold_back_unreadable) {
+                    fmt::print(
+                        "hold-back   unreadable ({}): the next run reaches back {} min for "
+                        "every transaction\n",
+                        *state->hold_back_unreadable, config->holdback_max_minutes);
+                } else if (hold == nullptr) {
+                    fmt::print(
+                        "hold-back   none: no source transaction was open at the last run\n");
+                } else {
+                    const double seconds = pipeline::hold_back_seconds(*hold, state->watermark);
+                    fmt::print(
+                        "hold-back   {} ({:.0f} s, {}{}): the next window also reads rows from "
+                        "{} on\n            of {} transaction(s) open at the last run:\n",
+                        human_seconds(seconds), seconds, pipeline::to_string(hold->mode),
+                        hold->capped ? ", CAPPED by HOLDBACK_MAX_MINUTES" : "",
+                        pipeline::format_timestamp(hold->floor), hold->waiting.size());
+                    for (const auto& w : hold->waiting) {
+                        fmt::print("              {}\n", pipeline::describe(w));
+                    }
+                }
             }
             return to_int(ExitCode::success);
         }

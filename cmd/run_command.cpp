@@ -20,9 +20,11 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
         "run", "Run the pipeline once: incremental, or a backfill of one day with --date");
     run->footer(
         "Without --date: the incremental run cron starts every 15 minutes. It reads the\n"
-        "checkpoint, extracts source rows with updated_at in (watermark - overlap, source now()],\n"
+        "checkpoint, extracts source rows with updated_at in (watermark - overlap, source now()]\n"
+        "(plus what source transactions still open at the last run wrote further back),\n"
         "validates them (invalid rows go to the DLQ file), transforms them, MERGEs them into the\n"
-        "destination batch by batch, then advances the checkpoint to the source's now().\n"
+        "destination batch by batch, then advances the checkpoint to the source's clock and\n"
+        "records which source transactions are still open.\n"
         "With --date D: backfills the UTC day D through the same path; the checkpoint is\n"
         "neither read nor moved.\n"
         "Configuration comes from ORDERS_PIPELINE_* variables (see README). The destination is\n"
@@ -65,6 +67,13 @@ void print_summary(const pipeline::RunSummary& s) {
     } else {
         fmt::print("  checkpoint  unchanged\n");
     }
+    if (s.rows_reread > 0 || s.holdback_seconds > 0) {
+        fmt::print(
+            "  hold-back   {} row(s) re-read for transactions that were open; next window "
+            "reaches back {:.0f} s{}\n",
+            s.rows_reread, s.holdback_seconds,
+            s.holdback_capped ? " (CAPPED: see the holdback_capped log line)" : "");
+    }
     if (s.dlq_file) {
         fmt::print("  dlq         {}\n", s.dlq_file->string());
     }
@@ -95,6 +104,7 @@ void log_failure(const pipeline::Error& e) {
 void write_metrics(const std::string& path, const pipeline::Config& config,
                    const pipeline::RunOptions& options,
                    const std::optional<pipeline::RunRecord>& record,
+                   const std::optional<pipeline::RunSummary>& summary,
                    std::chrono::steady_clock::time_point started) {
     if (path.empty()) {
         return;
@@ -115,6 +125,16 @@ void write_metrics(const std::string& path, const pipeline::Config& config,
             m.checkpoint_lag_seconds =
                 pipeline::seconds_between(peeked.state->watermark, m.finished_at);
         }
+        if (summary && summary->mode == pipeline::RunMode::incremental) {
+            m.holdback_seconds = summary->holdback_seconds;
+            m.holdback_capped = summary->holdback_capped;
+            m.oldest_transaction_seconds = summary->oldest_transaction_seconds;
+        } else if (!options.backfill_date && peeked.state) {
+            // Not finished: the hold-back the next run applies is the saved one.
+            const auto& hold = peeked.state->hold_back;
+            m.holdback_seconds = pipeline::hold_back_seconds(hold, peeked.state->watermark);
+            m.holdback_capped = hold && hold->capped;
+        }
         pipeline::write_metrics_file(path, m);
     } catch (const std::exception& e) {
         pipeline::log_error("could not write the metrics file",
@@ -128,15 +148,16 @@ int execute_run(const pipeline::Config& config, pipeline::RunOptions run_options
                 const std::string& metrics_file, bool print, pipeline::RunSummary* summary_out) {
     const auto started = std::chrono::steady_clock::now();
     std::optional<pipeline::RunRecord> final_record;
+    std::optional<pipeline::RunSummary> summary;
     run_options.on_finished = [&](const pipeline::RunRecord& r) { final_record = r; };
     int code = to_int(ExitCode::success);
     try {
-        const pipeline::RunSummary s = pipeline::run_pipeline(config, run_options);
+        summary = pipeline::run_pipeline(config, run_options);
         if (print) {
-            print_summary(s);
+            print_summary(*summary);
         }
         if (summary_out != nullptr) {
-            *summary_out = s;
+            *summary_out = *summary;
         }
     } catch (const pipeline::Error& e) {
         log_failure(e);
@@ -146,7 +167,7 @@ int execute_run(const pipeline::Config& config, pipeline::RunOptions run_options
                             {{"event", "run_failed"}, {"kind", "internal"}, {"error", e.what()}});
         code = to_int(ExitCode::run_failed);
     }
-    write_metrics(metrics_file, config, run_options, final_record, started);
+    write_metrics(metrics_file, config, run_options, final_record, summary, started);
     return code;
 }
 

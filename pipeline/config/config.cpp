@@ -34,7 +34,7 @@ ConninfoPtr parse_conninfo(const std::string& text) {
 }
 
 // Every key this build understands (without the prefix).
-constexpr std::array<std::string_view, 28> known_keys = {"PIPELINE_NAME",
+constexpr std::array<std::string_view, 30> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_DB_URL",
                                                          "SOURCE_SCHEMA",
                                                          "SOURCE_TABLE",
@@ -52,6 +52,8 @@ constexpr std::array<std::string_view, 28> known_keys = {"PIPELINE_NAME",
                                                          "ALLOW_PRIMARY_SOURCE",
                                                          "MERGE_LOOKBACK_DAYS",
                                                          "SOURCE_STATEMENT_TIMEOUT_SECONDS",
+                                                         "HOLDBACK_MAX_MINUTES",
+                                                         "MAX_TRANSACTION_MINUTES",
                                                          "RETRY_MAX_ATTEMPTS",
                                                          "RETRY_BASE_DELAY_MS",
                                                          "FAIL_POINT",
@@ -389,6 +391,8 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     auto batch_size = c.integer("BATCH_SIZE", 50000, 1000, 500000);
     auto overlap = c.integer("OVERLAP_MINUTES", 5, 0, 60);
     auto statement_timeout = c.integer("SOURCE_STATEMENT_TIMEOUT_SECONDS", 300, 1, 86400);
+    auto holdback_max = c.integer("HOLDBACK_MAX_MINUTES", 1440, 0, 10080);
+    auto max_transaction = c.integer("MAX_TRANSACTION_MINUTES", 60, 0, 1440);
     auto retry_attempts = c.integer("RETRY_MAX_ATTEMPTS", 6, 1, 20);
     auto retry_base_ms = c.integer("RETRY_BASE_DELAY_MS", 1000, 1, 60000);
     if (auto text = c.get("FAIL_POINT"); text && !trim_ascii(*text).empty()) {
@@ -450,6 +454,8 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     config.batch_size = *batch_size;
     config.overlap_minutes = *overlap;
     config.source_statement_timeout_seconds = *statement_timeout;
+    config.holdback_max_minutes = *holdback_max;
+    config.max_transaction_minutes = *max_transaction;
     config.retry.max_attempts = *retry_attempts;
     config.retry.base_delay = std::chrono::milliseconds(*retry_base_ms);
     config.log_level = *level;

@@ -64,6 +64,12 @@ struct Config {
     int batch_size = 50000;
     int overlap_minutes = 5;
     int source_statement_timeout_seconds = 300;  ///< spec §3: 5 minutes by default
+    /// Commit-aware windows (spec §3): the next window never reaches further
+    /// back than this for open transactions (a loud warning past it).
+    int holdback_max_minutes = 1440;
+    /// Where open transactions' start times cannot be seen (a replica, or a
+    /// role without pg_read_all_stats): the longest source transaction assumed.
+    int max_transaction_minutes = 60;
     std::filesystem::path checkpoint_dir;
     std::filesystem::path dlq_dir;
     LogLevel log_level = LogLevel::info;

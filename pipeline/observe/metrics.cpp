@@ -75,6 +75,19 @@ std::string format_metrics(const RunMetrics& m) {
               "How far the checkpoint's watermark is behind the end of the last run.",
               *m.checkpoint_lag_seconds);
     }
+    if (m.holdback_seconds) {
+        gauge("orders_pipeline_holdback_seconds",
+              "How far the next window reaches back for source transactions still open.",
+              *m.holdback_seconds);
+        gauge("orders_pipeline_holdback_capped",
+              "1 when an open source transaction is older than HOLDBACK_MAX_MINUTES.",
+              m.holdback_capped ? 1 : 0);
+    }
+    if (m.oldest_transaction_seconds) {
+        gauge("orders_pipeline_oldest_transaction_age_seconds",
+              "Age of the oldest open source transaction the last run saw.",
+              *m.oldest_transaction_seconds);
+    }
     return out;
 }
 

@@ -22,6 +22,12 @@ struct RunMetrics {
     Timestamp finished_at;
     std::optional<Timestamp> last_success;         ///< the newest successful run's end
     std::optional<double> checkpoint_lag_seconds;  ///< finished_at - watermark
+    /// Commit-aware windows: how far the next window reaches back for open
+    /// source transactions, whether the cap cut it short, and the age of the
+    /// oldest open transaction (incremental runs).
+    std::optional<double> holdback_seconds;
+    bool holdback_capped = false;
+    std::optional<double> oldest_transaction_seconds;
 };
 
 /// Prometheus text exposition format (HELP/TYPE lines, gauges labelled

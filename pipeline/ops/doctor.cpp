@@ -43,6 +43,51 @@ DoctorCheck fail(std::string name, std::string detail) {
     return {std::move(name), DoctorCheck::Level::fail, std::move(detail)};
 }
 
+// Which commit-aware mode the source allows (spec §3): exact needs every
+// session's transaction start, which a primary shows to a role with
+// pg_read_all_stats (or a superuser); a replica never shows the primary's.
+void check_commit_awareness(const Config& config, PgConnection& source,
+                            std::vector<DoctorCheck>& out) {
+    const std::string what = "commit-aware extraction";
+    try {
+        const PgResult facts = source.exec(
+            "SELECT pg_is_in_recovery()::text, pg_has_role('pg_read_all_stats', 'USAGE')::text, "
+            "current_user",
+            "[doctor commit-aware]");
+        const bool replica = facts.value(0, 0) == "true";
+        const bool sees_all = facts.value(0, 1) == "true";
+        const std::string role(facts.value(0, 2));
+        const int bound = config.max_transaction_minutes;
+        const std::string bounded_cover =
+            bound > 0 ? fmt::format(
+                            "each window reaches back MAX_TRANSACTION_MINUTES ({} min) for rows "
+                            "of transactions that were in progress; a longer transaction that "
+                            "stamps rows with its start time can still be missed",
+                            bound)
+                      : "MAX_TRANSACTION_MINUTES is 0: rows of transactions open across runs "
+                        "are only caught within OVERLAP_MINUTES";
+        if (replica) {
+            const std::string detail =
+                "mode replica: the primary's sessions are invisible on a standby; " + bounded_cover;
+            out.push_back(bound > 0 ? ok(what, detail) : warn(what, detail));
+        } else if (!sees_all) {
+            out.push_back(warn(
+                what, fmt::format("mode bounded: role {0} cannot see other users' transactions "
+                                  "(pg_stat_activity shows them without xact_start); {1}. For "
+                                  "exact windows: GRANT pg_read_all_stats TO {0};",
+                                  role, bounded_cover)));
+        } else {
+            out.push_back(ok(
+                what, fmt::format("mode exact: role {} sees every session's transaction; rows of "
+                                  "transactions open across runs are caught whatever their length "
+                                  "(up to HOLDBACK_MAX_MINUTES, {} min)",
+                                  role, config.holdback_max_minutes)));
+        }
+    } catch (const std::exception& e) {
+        out.push_back(fail(what, e.what()));
+    }
+}
+
 // Source: reachable, read-only session, and the cursor's plan uses an index on updated_at.
 void check_source(const Config& config, std::vector<DoctorCheck>& out, Timestamp& source_now) {
     std::optional<PgConnection> source;
@@ -72,8 +117,10 @@ void check_source(const Config& config, std::vector<DoctorCheck>& out, Timestamp
     } catch (const std::exception& e) {
         out.push_back(fail("source reachable, read-only", e.what()));
         out.push_back(fail("extraction uses an index on updated_at", "source not reachable"));
+        out.push_back(fail("commit-aware extraction", "source not reachable"));
         return;
     }
+    check_commit_awareness(config, *source, out);
     try {
         // With sequential scans priced out, the planner picks an index iff a usable one exists.
         WindowRequest window;
@@ -240,6 +287,35 @@ void check_dlq(const Config& config, std::vector<DoctorCheck>& out) {
                             : warn(what, detail + " (`orders-pipeline dlq list`)"));
 }
 
+// What the next window waits for, from the checkpoint; WARN past the cap.
+DoctorCheck hold_back_check(const Config& config, const CheckpointState& state) {
+    const std::string what = "open source transactions";
+    if (state.hold_back_unreadable) {
+        return warn(what, fmt::format("the checkpoint's hold-back is unreadable ({}); the next run "
+                                      "reaches back HOLDBACK_MAX_MINUTES for every transaction",
+                                      *state.hold_back_unreadable));
+    }
+    if (!state.hold_back) {
+        return ok(what, "none was open at the last run: no hold-back");
+    }
+    const HoldBack& hold = *state.hold_back;
+    std::vector<std::string> waiting;
+    for (const OpenTransaction& t : hold.waiting) {
+        waiting.push_back(describe(t));
+    }
+    const std::string detail =
+        fmt::format("the next window reaches back {:.0f} s ({}) for {} transaction(s){}{}",
+                    hold_back_seconds(hold, state.watermark), to_string(hold.mode),
+                    hold.waiting.size(), waiting.empty() ? "" : ": ", fmt::join(waiting, "; "));
+    if (hold.capped) {
+        return warn(what, fmt::format("{}; CAPPED at HOLDBACK_MAX_MINUTES ({} min): a transaction "
+                                      "older than that can lose rows; end it, then backfill the "
+                                      "days it touched",
+                                      detail, config.holdback_max_minutes));
+    }
+    return ok(what, detail);
+}
+
 }  // namespace
 
 std::string_view to_string(DoctorCheck::Level level) {
@@ -286,6 +362,7 @@ std::vector<DoctorCheck> run_doctor(const Config& config) {
         out.push_back(lag > stale_lag_seconds
                           ? warn(what, detail + " (above the 20-minute freshness target)")
                           : ok(what, detail));
+        out.push_back(hold_back_check(config, *checkpoint.state));
     }
     check_lock(config, out);
     check_dlq(config, out);

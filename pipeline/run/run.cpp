@@ -17,6 +17,7 @@
 #include "pipeline/runtime/pg_connection.hpp"
 #include "pipeline/runtime/retry.hpp"
 #include "pipeline/runtime/stop.hpp"
+#include "pipeline/source/commit_window.hpp"
 #include "pipeline/source/extractor.hpp"
 #include "pipeline/source/read_ahead.hpp"
 #include "pipeline/state/atomic_file.hpp"
@@ -104,23 +105,64 @@ Timestamp after_overlap(const Config& config, Timestamp watermark) {
     return Timestamp{watermark.micros - config.overlap_minutes * micros_per_minute};
 }
 
+HoldBackSettings hold_back_settings(const Config& config) {
+    return {config.holdback_max_minutes * micros_per_minute,
+            config.max_transaction_minutes * micros_per_minute};
+}
+
+// An incremental window after `state` (nullopt: no checkpoint): its lower
+// bound, the held-back part the state asks for, and a sighting for the next.
+WindowRequest incremental_window(const Config& config,
+                                 const std::optional<CheckpointState>& state) {
+    WindowRequest window;
+    window.sight = true;
+    if (!state) {
+        window.lower = config.start_from;  // no overlap: the operator chose this bound
+        return window;
+    }
+    window.lower = after_overlap(config, state->watermark);
+    if (state->hold_back) {
+        const HoldBack& h = *state->hold_back;
+        window.held_back = HeldBackPart{after_overlap(config, h.floor), h.xid_from, h.xids};
+    } else if (state->hold_back_unreadable) {
+        // Safe default: reach back as far as the cap allows, for every transaction.
+        window.held_back = HeldBackPart{
+            after_overlap(config, Timestamp{state->watermark.micros -
+                                            config.holdback_max_minutes * micros_per_minute}),
+            0,
+            {}};
+    }
+    if (window.held_back && window.held_back->from > *window.lower) {
+        window.held_back.reset();
+    }
+    return window;
+}
+
 WindowRequest plan_window(const Config& config, const RunOptions& options,
                           const CheckpointStore& checkpoints) {
     if (options.backfill_date) {
         return backfill_window(*options.backfill_date);
     }
-    WindowRequest window;
     CheckpointLoad loaded = checkpoints.load(now_utc());
     if (loaded.warning) {
         log_warning(*loaded.warning, {{"event", "checkpoint_corrupt"}});
     }
     if (loaded.state) {
-        window.lower = after_overlap(config, loaded.state->watermark);
-        log_info("checkpoint loaded", {{"event", "checkpoint_loaded"},
-                                       {"watermark", format_timestamp(loaded.state->watermark)},
-                                       {"overlap_minutes", config.overlap_minutes}});
+        const CheckpointState& state = *loaded.state;
+        log_info("checkpoint loaded",
+                 {{"event", "checkpoint_loaded"},
+                  {"watermark", format_timestamp(state.watermark)},
+                  {"version", state.version},
+                  {"overlap_minutes", config.overlap_minutes},
+                  {"holdback_seconds", hold_back_seconds(state.hold_back, state.watermark)}});
+        if (state.hold_back_unreadable) {
+            log_warning(fmt::format("the checkpoint's hold-back is unreadable ({}); this window "
+                                    "reaches back ORDERS_PIPELINE_HOLDBACK_MAX_MINUTES for "
+                                    "every transaction",
+                                    *state.hold_back_unreadable),
+                        {{"event", "checkpoint_hold_back_unreadable"}});
+        }
     } else if (config.start_from) {
-        window.lower = *config.start_from;  // no overlap: the operator chose this bound
         log_info("no checkpoint; starting from ORDERS_PIPELINE_START_FROM",
                  {{"event", "checkpoint_missing"},
                   {"start_from", format_timestamp(*config.start_from)}});
@@ -128,7 +170,35 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
         log_info("no checkpoint; this run loads everything up to the source's clock",
                  {{"event", "checkpoint_missing"}});
     }
-    return window;
+    return incremental_window(config, loaded.state);
+}
+
+// Logs what the next window waits for; loudly when the cap cut it short.
+void log_hold_back(const Config& config, const Sighting& seen, const HoldBack& hold_back) {
+    LogFields waiting = LogFields::array();
+    for (const OpenTransaction& t : hold_back.waiting) {
+        if (waiting.size() == 10) {
+            break;
+        }
+        waiting.push_back(describe(t));
+    }
+    LogFields fields = {
+        {"event", hold_back.capped ? "holdback_capped" : "holdback"},
+        {"mode", to_string(hold_back.mode)},
+        {"holdback_seconds", hold_back_seconds(hold_back, seen.at)},
+        {"oldest_transaction_seconds", oldest_transaction_seconds(seen.open, seen.at)},
+        {"transactions", hold_back.waiting.size()},
+        {"waiting", std::move(waiting)}};
+    if (hold_back.capped) {
+        log_warning(fmt::format("an open source transaction is older than "
+                                "ORDERS_PIPELINE_HOLDBACK_MAX_MINUTES ({} min): rows it writes "
+                                "with an updated_at older than that can be missed; end it, or "
+                                "backfill its days after it commits",
+                                config.holdback_max_minutes),
+                    fields);
+    } else {
+        log_info("the next window reaches back for transactions still open", fields);
+    }
 }
 
 // "orders-pipeline <pipeline> <run id>": how a run's sessions name themselves.
@@ -308,12 +378,18 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         Extractor extractor(connect_source, extract_retrier, config.source_schema,
                             config.source_table, window, config.batch_size);
         summary.window_until = extractor.until();
-        log_info("window opened",
-                 {{"event", "window_opened"},
-                  {"from", window.lower ? format_timestamp(*window.lower) : "-infinity"},
-                  {"until", format_timestamp(summary.window_until)},
-                  {"bounds", window.kind == WindowRequest::Kind::backfill ? "[from, until)"
-                                                                          : "(from, until]"}});
+        LogFields opened = {
+            {"event", "window_opened"},
+            {"from", window.lower ? format_timestamp(*window.lower) : "-infinity"},
+            {"until", format_timestamp(summary.window_until)},
+            {"bounds",
+             window.kind == WindowRequest::Kind::backfill ? "[from, until)" : "(from, until]"}};
+        if (window.held_back) {
+            // Rows of the transactions the last run waited for, from further back.
+            opened["held_back_from"] = format_timestamp(window.held_back->from);
+            opened["holdback_seconds"] = seconds_between(window.held_back->from, *window.lower);
+        }
+        log_info("window opened", opened);
 
         DlqWriter dlq(config.dlq_dir, config.pipeline_name, summary.run_id);
         BatchTimings timings;
@@ -403,21 +479,33 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
         }
         fail_points.hit(FailSite::before_checkpoint);
         if (summary.mode == RunMode::incremental) {
+            // The next window: from the source's clock when this run looked at
+            // its open transactions (just before the snapshot), reaching back
+            // for those that were still open.
+            const Sighting& seen = *extractor.sighting();
+            const std::optional<HoldBack> next = plan_hold_back(seen, hold_back_settings(config));
+            summary.holdback_seconds = hold_back_seconds(next, seen.at);
+            summary.holdback_capped = next && next->capped;
+            summary.oldest_transaction_seconds = oldest_transaction_seconds(seen.open, seen.at);
+            if (next) {
+                log_hold_back(config, seen, *next);
+            }
             if (counts.rows_extracted > 0) {
                 // Never move the checkpoint without holding the lock.
                 retrier.run("check the run lock", [&] { lock.ensure_held(); });
-                checkpoints.save(summary.window_until, now_utc(),
+                checkpoints.save(seen.at, now_utc(), next,
                                  [&] { fail_points.hit(FailSite::checkpoint_before_rename); });
-                summary.checkpoint_saved = summary.window_until;
-                log_info("checkpoint advanced",
-                         {{"event", "checkpoint_saved"},
-                          {"watermark", format_timestamp(summary.window_until)},
-                          {"file", checkpoints.path().string()}});
+                summary.checkpoint_saved = seen.at;
+                log_info("checkpoint advanced", {{"event", "checkpoint_saved"},
+                                                 {"watermark", format_timestamp(seen.at)},
+                                                 {"holdback_seconds", summary.holdback_seconds},
+                                                 {"file", checkpoints.path().string()}});
             } else {
                 log_info("no rows in the window; checkpoint unchanged",
                          {{"event", "checkpoint_unchanged"}});
             }
         }
+        summary.rows_reread = extractor.rows_reread();
         summary.counts = counts;
         summary.duration_seconds = recorder.elapsed();
         fail_points.hit(FailSite::before_final_record);
@@ -441,6 +529,10 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                   {"commit_seconds", timings.commit},
                   {"retries", retrier.retries() + extract_retrier.retries()},
                   {"source_resumes", extractor.resumes()},
+                  {"rows_reread", summary.rows_reread},
+                  {"holdback_seconds", summary.holdback_seconds},
+                  {"holdback_capped", summary.holdback_capped},
+                  {"oldest_transaction_seconds", summary.oldest_transaction_seconds},
                   {"dlq_file", summary.dlq_file ? summary.dlq_file->string() : ""}});
         return summary;
     } catch (const Error& e) {
@@ -463,17 +555,14 @@ DryRunSummary dry_run_pipeline(const Config& config, const RunOptions& options) 
         // peek, not load: load moves a corrupt checkpoint aside, and a dry run writes nothing.
         const CheckpointStore store(config.checkpoint_dir, config.pipeline_name);
         const CheckpointLoad peeked = store.peek();
-        if (peeked.state) {
-            window.lower = after_overlap(config, peeked.state->watermark);
-        } else if (peeked.warning) {
+        if (peeked.warning) {
             out.checkpoint_note = fmt::format(
                 "checkpoint {} is corrupt ({}); a run would move it aside and start as if "
                 "none existed",
                 store.path().string(), *peeked.warning);
         }
-        if (!window.lower && config.start_from) {
-            window.lower = *config.start_from;
-        }
+        window = incremental_window(config, peeked.state);
+        window.sight = false;  // nothing is saved
     }
     out.window_from = window.lower;
     out.extract_sql = Extractor::select_sql(config.source_schema, config.source_table, window);

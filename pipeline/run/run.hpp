@@ -32,6 +32,13 @@ struct RunSummary {
     Timestamp window_until;                ///< inclusive for incremental, exclusive for backfill
     std::optional<Timestamp> checkpoint_saved;      ///< the new watermark, when it moved
     std::optional<std::filesystem::path> dlq_file;  ///< set when rows were rejected
+    /// Commit-aware windows (incremental runs): rows of the held-back part,
+    /// how far the next window reaches back (0: not at all) and whether the
+    /// cap cut it short, and the age of the oldest open source transaction.
+    std::int64_t rows_reread = 0;
+    double holdback_seconds = 0;
+    bool holdback_capped = false;
+    double oldest_transaction_seconds = 0;
 };
 
 /// Runs the pipeline once: lock, checkpoint, extract, validate, transform,

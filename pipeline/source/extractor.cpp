@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include "pipeline/runtime/logging.hpp"
 
 namespace pipeline {
@@ -58,10 +60,23 @@ std::string Extractor::select_sql(const SqlIdentifier& schema, const SqlIdentifi
                                   const WindowRequest& window,
                                   const std::optional<ResumeKey>& resume) {
     std::string where;
+    std::string marker;
     int next_param = 2;
     if (window.kind == WindowRequest::Kind::backfill) {
         where = "updated_at >= $1::timestamptz AND updated_at < $2::timestamptz";
         next_param = 3;
+    } else if (window.lower && window.held_back) {
+        // The row's 32-bit xmin as the 64-bit id it stands for ($6: the
+        // snapshot's xmax; an xmin above its low half is of the epoch before).
+        const std::string x8 =
+            "((($6::bigint >> 32) << 32) + s.xmin::text::bigint - CASE WHEN s.xmin::text::bigint > "
+            "($6::bigint & 4294967295) THEN 4294967296 ELSE 0 END)";
+        where = fmt::format(
+            "updated_at >= $3::timestamptz AND updated_at <= $2::timestamptz AND "
+            "(updated_at > $1::timestamptz OR {0} >= $4::bigint OR {0} = ANY($5::bigint[]))",
+            x8);
+        marker = ", s.updated_at <= $1::timestamptz";
+        next_param = 7;
     } else if (window.lower) {
         where = "updated_at > $1::timestamptz AND updated_at <= $2::timestamptz";
         next_param = 3;
@@ -85,8 +100,8 @@ std::string Extractor::select_sql(const SqlIdentifier& schema, const SqlIdentifi
     // ORDER BY names the table's columns (s.updated_at), not the ::text output
     // columns of the same name: the order must be the types' order, the one the
     // resume predicate and the (updated_at, order_id) index use.
-    return fmt::format("SELECT {} FROM {}.{} AS s WHERE {} ORDER BY s.updated_at, s.order_id",
-                       column_list(), schema.str(), table.str(), where);
+    return fmt::format("SELECT {}{} FROM {}.{} AS s WHERE {} ORDER BY s.updated_at, s.order_id",
+                       column_list(), marker, schema.str(), table.str(), where);
 }
 
 Extractor::Extractor(SourceConnector connect, Retrier& retrier, const SqlIdentifier& schema,
@@ -107,6 +122,94 @@ Extractor::Extractor(SourceConnector connect, Retrier& retrier, const SqlIdentif
     });
 }
 
+void Extractor::sight_open_transactions() {
+    // pg_stat_activity is read before the snapshot, in its own statement: a
+    // transaction open at the snapshot that began before this look is in it.
+    // Sessions of orders-pipeline itself only ever read.
+    const PgResult seen = conn_->exec(
+        "SELECT now()::text, pg_is_in_recovery()::text, "
+        "pg_snapshot_xmax(pg_current_snapshot())::text, "
+        "coalesce((SELECT json_agg(json_build_array("
+        "a.pid, a.backend_xid::text, a.xact_start, a.state, a.application_name, "
+        "pg_has_role('pg_read_all_stats', 'USAGE') OR pg_has_role(a.usesysid, 'USAGE'))) "
+        "FROM pg_stat_activity a WHERE a.datname = current_database() "
+        "AND a.pid <> pg_backend_pid() "
+        // A session hidden from this role shows no backend_type either.
+        "AND coalesce(a.backend_type, 'client backend') = 'client backend' "
+        "AND coalesce(a.application_name, '') NOT LIKE 'orders-pipeline %'), '[]'), "
+        "coalesce((SELECT json_agg(json_build_array(p.transaction::text, p.gid)) "
+        "FROM pg_prepared_xacts p WHERE p.database = current_database()), '[]')",
+        "[sight open transactions]");
+    Sighting sighting;
+    sighting.at = parse_timestamp(seen.value(0, 0), OffsetRule::assume_utc).value_or(Timestamp{});
+    sighting.replica = seen.value(0, 1) == "true";
+    sighting.next_xid_at = std::stoull(std::string(seen.value(0, 2)));  // widened later
+    if (!sighting.replica) {  // a standby's own sessions only ever read
+        for (const auto& s : nlohmann::json::parse(seen.value(0, 3))) {
+            if (!s[5].get<bool>()) {
+                sighting.sees_all_sessions = false;
+                continue;
+            }
+            if (s[2].is_null()) {
+                continue;  // no transaction open
+            }
+            OpenTransaction open;
+            open.pid = s[0].get<int>();
+            if (s[1].is_string()) {
+                open.xid = std::stoull(s[1].get<std::string>());  // 32 bits; widened below
+            }
+            open.started = parse_timestamp(s[2].get<std::string>(), OffsetRule::assume_utc);
+            open.state = s[3].is_string() ? s[3].get<std::string>() : "";
+            open.application = s[4].is_string() ? s[4].get<std::string>() : "";
+            sighting.open.push_back(std::move(open));
+        }
+        for (const auto& p : nlohmann::json::parse(seen.value(0, 4))) {
+            OpenTransaction prepared;
+            prepared.xid = std::stoull(p[0].get<std::string>());
+            prepared.state = "prepared";
+            prepared.application = p[1].get<std::string>();
+            sighting.open.push_back(std::move(prepared));
+        }
+    }
+    sighting_ = std::move(sighting);
+}
+
+void Extractor::complete_sighting(const SnapshotXids& snapshot) {
+    Sighting& s = *sighting_;
+    s.snapshot = snapshot;
+    // Xids seen around the snapshot lie within 2^31 of its xmax, either side.
+    const Xid8 around = snapshot.xmax + (Xid8{1} << 31);
+    s.next_xid_at = widen_xid(static_cast<std::uint32_t>(s.next_xid_at), around);
+    for (OpenTransaction& open : s.open) {
+        if (open.xid) {
+            open.xid = widen_xid(static_cast<std::uint32_t>(*open.xid), around);
+        }
+    }
+    s.scanned_from = snapshot.xmax;
+    s.in_progress.emplace();
+    const std::optional<Xid8> start = xid_scan_start(s);
+    if (!start || *start >= snapshot.xmax) {
+        return;
+    }
+    if (snapshot.xmax - *start > max_scanned_xids) {
+        s.in_progress.reset();  // the hold-back takes the whole range instead
+        return;
+    }
+    // pg_xact_status says "in progress" for a subtransaction until its
+    // top-level transaction ends; an xid in progress now below the snapshot's
+    // xmax was in progress at the snapshot.
+    s.scanned_from = *start;
+    const std::vector<std::optional<std::string>> range = {std::to_string(*start),
+                                                           std::to_string(snapshot.xmax)};
+    const PgResult running = conn_->exec_params(
+        "SELECT x::text FROM generate_series($1::bigint, $2::bigint - 1) AS x "
+        "WHERE pg_xact_status(x::text::xid8) = 'in progress'",
+        range, "[xids in progress]");
+    for (int r = 0; r < running.rows(); ++r) {
+        s.in_progress->push_back(std::stoull(std::string(running.value(r, 0))));
+    }
+}
+
 void Extractor::open() {
     open_ = false;
     if (!conn_ || !conn_->ok()) {
@@ -117,14 +220,28 @@ void Extractor::open() {
         // transaction is aborted: end it before starting the next one.
         conn_->exec("ROLLBACK", "[ROLLBACK extract]");
     }
+    const bool first = !until_text_;
+    if (first && window_.sight) {
+        sight_open_transactions();
+    }
     conn_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "[BEGIN extract]");
     open_ = true;
-    if (!until_text_) {
-        const PgResult now = conn_->exec("SELECT now()::text", "[SELECT now()]");
+    // The transaction's first statement takes its snapshot.
+    const PgResult now =
+        conn_->exec("SELECT now()::text, pg_current_snapshot()::text", "[SELECT now()]");
+    const auto snapshot = SnapshotXids::parse(now.value(0, 1));
+    if (!snapshot) {
+        throw Error(ErrorKind::source,
+                    fmt::format("the source's snapshot '{}' is unreadable", now.value(0, 1)));
+    }
+    if (first) {
         until_text_ = std::string(now.value(0, 0));
         until_ = parse_timestamp(*until_text_, OffsetRule::assume_utc).value_or(Timestamp{});
         if (window_.kind == WindowRequest::Kind::backfill) {
             until_ = *window_.upper;
+        }
+        if (sighting_) {
+            complete_sighting(*snapshot);
         }
     }
     std::vector<std::optional<std::string>> params;
@@ -132,6 +249,16 @@ void Extractor::open() {
         params = {format_timestamp(*window_.lower), format_timestamp(*window_.upper)};
     } else if (window_.lower) {
         params = {format_timestamp(*window_.lower), *until_text_};
+        if (window_.held_back) {
+            const HeldBackPart& part = *window_.held_back;
+            std::string xids = "{";
+            for (const Xid8 xid : part.xids) {
+                xids += (xids.size() > 1 ? "," : "") + std::to_string(xid);
+            }
+            xids += "}";
+            params.insert(params.end(), {format_timestamp(part.from), std::to_string(part.xid_from),
+                                         std::move(xids), std::to_string(snapshot->xmax)});
+        }
     } else {
         params = {*until_text_};
     }
@@ -235,6 +362,7 @@ std::optional<SourceBatch> Extractor::fetch(int max_rows) {
             return std::nullopt;
         }
         batch.rows.reserve(static_cast<std::size_t>(rows));
+        const bool marked = batch.result.columns() > static_cast<int>(source_column_count);
         for (int r = 0; r < rows; ++r) {
             SourceRow row;
             for (std::size_t c = 0; c < source_column_count; ++c) {
@@ -254,6 +382,9 @@ std::optional<SourceBatch> Extractor::fetch(int max_rows) {
                 }
             }
             batch.rows.push_back(row);
+            if (marked && batch.result.value(r, static_cast<int>(source_column_count)) == "t") {
+                ++rows_reread_;
+            }
         }
         if (!batch.rows.empty()) {
             remember_tail(batch.rows);

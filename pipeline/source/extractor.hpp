@@ -13,15 +13,23 @@
 #include "pipeline/orders/order_row.hpp"
 #include "pipeline/runtime/pg_connection.hpp"
 #include "pipeline/runtime/retry.hpp"
+#include "pipeline/source/commit_window.hpp"
 
 namespace pipeline {
 
 /// The rows to read. Incremental: `updated_at > lower AND updated_at <= now()`
-/// (no lower bound on a first run). Backfill: `[lower, upper)`, a UTC day.
+/// (no lower bound on a first run), plus the held-back part when there is
+/// one. Backfill: `[lower, upper)`, a UTC day.
 struct WindowRequest {
     enum class Kind { incremental, backfill } kind = Kind::incremental;
     std::optional<Timestamp> lower;  ///< exclusive (incremental) or inclusive (backfill)
     std::optional<Timestamp> upper;  ///< backfill only: exclusive
+    /// Incremental with a lower bound only: also the rows in [held_back.from,
+    /// lower] of the transactions the previous run waited for.
+    std::optional<HeldBackPart> held_back;
+    /// Incremental only: look at the source's open transactions before the
+    /// snapshot (Extractor::sighting), for the next window's hold-back.
+    bool sight = false;
 };
 
 /// A batch of source rows. Owns the libpq result that the rows' views borrow from.
@@ -72,19 +80,33 @@ public:
 
     /// The window's upper bound: source now() for incremental windows.
     Timestamp until() const noexcept { return until_; }
+    /// What the first open saw of the source's transactions (window.sight).
+    const std::optional<Sighting>& sighting() const noexcept { return sighting_; }
+    /// Rows handed out from the held-back part of the window (updated_at <= lower).
+    std::int64_t rows_reread() const noexcept { return rows_reread_; }
     /// How many times the cursor was reopened after a transient failure.
     int resumes() const noexcept { return resumes_; }
     /// The source session's backend pid (0 when not connected).
     int backend_pid() const noexcept { return conn_ ? conn_->backend_pid() : 0; }
 
-    /// The SELECT used for the cursor (for logs and --dry-run). With
-    /// `resume`, it starts at that key (inclusive; duplicates are skipped).
+    /// The SELECT used for the cursor (for logs and --dry-run). Parameters:
+    /// backfill $1 lower, $2 upper; incremental $1 lower, $2 until (only $1
+    /// until without a lower bound), and with a held-back part $3 its from,
+    /// $4 xid_from, $5 the xids (bigint[]) and $6 the snapshot's xmax that
+    /// row xmins are widened against; then the resume key. With `resume`, it
+    /// starts at that key (inclusive; duplicates are skipped). A held-back
+    /// window selects an 18th column: true for a row of the held-back part.
     static std::string select_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
                                   const WindowRequest& window,
                                   const std::optional<ResumeKey>& resume = std::nullopt);
 
 private:
     void open();
+    /// Before the first snapshot: the source's clock and open transactions.
+    void sight_open_transactions();
+    /// After it: the snapshot, and which xids of the range the next run may
+    /// wait for were in progress (subtransactions included).
+    void complete_sighting(const SnapshotXids& snapshot);
     std::optional<SourceBatch> fetch(int max_rows);
     void remember_tail(const std::vector<SourceRow>& rows);
 
@@ -97,6 +119,8 @@ private:
     std::optional<PgConnection> conn_;
     std::optional<std::string> until_text_;  ///< fixed by the first open
     Timestamp until_;
+    std::optional<Sighting> sighting_;
+    std::int64_t rows_reread_ = 0;
     bool open_ = false;
     bool done_ = false;
     int prefetched_rows_ = 0;  ///< rows of the FETCH in flight (0: none)

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "pipeline/core/error.hpp"
@@ -10,8 +12,101 @@
 
 namespace pipeline {
 
+namespace {
+
+using Json = nlohmann::json;
+
+nlohmann::ordered_json open_transaction_json(const OpenTransaction& t) {
+    nlohmann::ordered_json j;
+    j["pid"] = t.pid;
+    j["xid"] = t.xid ? nlohmann::ordered_json(*t.xid) : nlohmann::ordered_json(nullptr);
+    j["started"] = t.started ? nlohmann::ordered_json(format_timestamp(*t.started))
+                             : nlohmann::ordered_json(nullptr);
+    j["state"] = t.state;
+    j["application"] = t.application;
+    return j;
+}
+
+// j[key] when it is a string / a bool / a whole number, else `fallback`
+// (never throws on the wrong type, unlike Json::value).
+std::string string_in(const Json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+bool bool_in(const Json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+std::optional<Xid8> xid_in(const Json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number_unsigned() ? std::optional(it->get<Xid8>())
+                                                     : std::nullopt;
+}
+
+std::optional<Timestamp> timestamp_in(const Json& j, const char* key) {
+    auto it = j.find(key);
+    if (it == j.end() || !it->is_string()) {
+        return std::nullopt;
+    }
+    return parse_timestamp(it->get_ref<const std::string&>(), OffsetRule::required);
+}
+
+// The "hold_back" object; nullopt with `why` when any part of it is unreadable.
+std::optional<HoldBack> parse_hold_back(const Json& j, std::string& why) {
+    HoldBack out;
+    const auto mode = hold_back_mode_named(string_in(j, "mode"));
+    const auto floor = timestamp_in(j, "floor");
+    const auto xid_from = xid_in(j, "xid_from");
+    if (!mode || !floor || !xid_from || !j.contains("xids") || !j["xids"].is_array()) {
+        why = "mode, floor, xid_from or xids missing or of the wrong type";
+        return std::nullopt;
+    }
+    out.mode = *mode;
+    out.floor = *floor;
+    out.capped = bool_in(j, "capped");
+    out.xid_from = *xid_from;
+    for (const Json& xid : j["xids"]) {
+        if (!xid.is_number_unsigned()) {
+            why = "an xid is not a whole number";
+            return std::nullopt;
+        }
+        out.xids.push_back(xid.get<Xid8>());
+    }
+    std::sort(out.xids.begin(), out.xids.end());
+    if (auto waiting = j.find("waiting"); waiting != j.end() && waiting->is_array()) {
+        for (const Json& w : *waiting) {
+            if (!w.is_object()) {
+                continue;  // for people only: a damaged entry is just not shown
+            }
+            OpenTransaction t;
+            const auto pid = w.find("pid");
+            t.pid = pid != w.end() && pid->is_number_integer() && pid->get<std::int64_t>() >= 0 &&
+                            pid->get<std::int64_t>() <= INT32_MAX
+                        ? static_cast<int>(pid->get<std::int64_t>())
+                        : 0;
+            t.xid = xid_in(w, "xid");
+            t.started = timestamp_in(w, "started");
+            t.state = string_in(w, "state");
+            t.application = string_in(w, "application");
+            out.waiting.push_back(std::move(t));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<int> checkpoint_version_of(std::string_view text) {
+    const Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.is_object()) {
+        return std::nullopt;
+    }
+    auto it = doc.find("version");
+    return it != doc.end() && it->is_number_integer() ? it->get<int>() : 1;
+}
+
 std::optional<CheckpointState> parse_checkpoint(std::string_view text, std::string& why) {
-    const nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) {
         why = "not valid JSON";
         return std::nullopt;
@@ -33,22 +128,45 @@ std::optional<CheckpointState> parse_checkpoint(std::string_view text, std::stri
     }
     CheckpointState state;
     state.watermark = *watermark;
-    if (auto saved = doc.find("saved_at"); saved != doc.end() && saved->is_string()) {
-        state.saved_at = parse_timestamp(saved->get_ref<const std::string&>(), OffsetRule::required)
-                             .value_or(Timestamp{});
-    }
+    state.saved_at = timestamp_in(doc, "saved_at").value_or(Timestamp{});
     if (auto pipeline = doc.find("pipeline"); pipeline != doc.end() && pipeline->is_string()) {
         state.pipeline = pipeline->get<std::string>();
+    }
+    state.version = checkpoint_version_of(text).value_or(1);
+    if (auto hold = doc.find("hold_back"); hold != doc.end() && !hold->is_null()) {
+        std::string hold_why;
+        state.hold_back = hold->is_object() ? parse_hold_back(*hold, hold_why) : std::nullopt;
+        if (!state.hold_back) {
+            state.hold_back_unreadable = hold->is_object() ? hold_why : "not an object";
+        }
     }
     return state;
 }
 
 std::string format_checkpoint(const CheckpointState& state) {
     nlohmann::ordered_json doc;
+    doc["version"] = checkpoint_version;
     doc["watermark"] = format_timestamp(state.watermark);
     doc["saved_at"] = format_timestamp(state.saved_at);
     doc["pipeline"] = state.pipeline;
-    return doc.dump() + "\n";
+    if (state.hold_back) {
+        const HoldBack& h = *state.hold_back;
+        nlohmann::ordered_json hold;
+        hold["mode"] = to_string(h.mode);
+        hold["floor"] = format_timestamp(h.floor);
+        hold["capped"] = h.capped;
+        hold["xid_from"] = h.xid_from;
+        hold["xids"] = h.xids;
+        nlohmann::ordered_json waiting = nlohmann::ordered_json::array();
+        for (const OpenTransaction& t : h.waiting) {
+            waiting.push_back(open_transaction_json(t));
+        }
+        hold["waiting"] = std::move(waiting);
+        doc["hold_back"] = std::move(hold);
+    } else {
+        doc["hold_back"] = nullptr;
+    }
+    return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 CheckpointStore::CheckpointStore(std::filesystem::path dir, std::string pipeline)
@@ -76,6 +194,14 @@ CheckpointLoad CheckpointStore::peek() const {
     const auto text = read_file_if_exists(path_);
     if (!text) {
         return {};
+    }
+    if (const auto version = checkpoint_version_of(*text);
+        version && *version > checkpoint_version) {
+        throw Error(ErrorKind::io,
+                    fmt::format("checkpoint {} has version {}, newer than the versions 1-{} this "
+                                "orders-pipeline reads; it was left as it is",
+                                path_.string(), *version, checkpoint_version),
+                    {}, {}, "a newer orders-pipeline wrote it: run that version (or newer) again");
     }
     std::string why;
     auto state = parse_checkpoint(*text, why);
@@ -113,9 +239,15 @@ std::optional<std::filesystem::path> CheckpointStore::reset(Timestamp now) const
 }
 
 void CheckpointStore::save(Timestamp watermark, Timestamp now,
+                           const std::optional<HoldBack>& hold_back,
                            const std::function<void()>& before_rename) const {
     ensure_directory(dir_, "checkpoint");
-    write_file_atomically(path_, format_checkpoint({watermark, now, pipeline_}), before_rename);
+    CheckpointState state;
+    state.watermark = watermark;
+    state.saved_at = now;
+    state.pipeline = pipeline_;
+    state.hold_back = hold_back;
+    write_file_atomically(path_, format_checkpoint(state), before_rename);
     // A run killed between writing its temporary file and the rename leaves
     // ".<name>.tmp.<pid>" behind; it never held anything the checkpoint lacks.
     const std::string stale_prefix = fmt::format(".{}.tmp.", path_.filename().string());

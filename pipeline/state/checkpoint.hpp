@@ -1,4 +1,4 @@
-// pipeline/state/checkpoint.hpp: the watermark file (spec §8).
+// pipeline/state/checkpoint.hpp: the watermark file and its hold-back (spec §8).
 #pragma once
 
 #include <filesystem>
@@ -8,23 +8,43 @@
 #include <string_view>
 
 #include "pipeline/core/timestamp.hpp"
+#include "pipeline/source/commit_window.hpp"
 
 namespace pipeline {
 
-/// The content of a checkpoint: the upper bound of the last fully loaded window.
+/// The version of the checkpoint files this build writes. Version 1 (no
+/// "version" key) held only the watermark; version 2 adds the hold-back.
+inline constexpr int checkpoint_version = 2;
+
+/// The content of a checkpoint: the source's clock when the last fully
+/// loaded window began, and what the next window must reach back for.
 struct CheckpointState {
     Timestamp watermark;
     Timestamp saved_at;
     std::string pipeline;
+    /// Transactions in progress at that window's snapshot (nullopt: none).
+    std::optional<HoldBack> hold_back = std::nullopt;
+    /// Set when the file's hold-back could not be read: the next window then
+    /// reaches back as far as the cap allows, for every transaction (safe,
+    /// slower once), and the run says so.
+    std::optional<std::string> hold_back_unreadable = std::nullopt;
+    int version = checkpoint_version;  ///< as read (1 for a file of an older build)
 };
 
 /// Parses checkpoint JSON. nullopt (with `why` set) when it is not JSON, not
 /// an object, or its watermark is missing, not a string, unparseable or
-/// without a UTC offset. Pure; never throws.
+/// without a UTC offset (a corrupt file). A readable watermark with an
+/// unreadable "hold_back" is not corrupt: see hold_back_unreadable. Version
+/// 1 files are read as having no hold-back. Pure; never throws.
 std::optional<CheckpointState> parse_checkpoint(std::string_view text, std::string& why);
 
-/// `{"watermark": ISO, "saved_at": ISO, "pipeline": name}` plus a newline.
+/// `{"version": 2, "watermark": ISO, "saved_at": ISO, "pipeline": name,
+/// "hold_back": null | {...}}` plus a newline.
 std::string format_checkpoint(const CheckpointState& state);
+
+/// The version a checkpoint text declares (1 when it has none), or nullopt
+/// when it is not a JSON object. Pure.
+std::optional<int> checkpoint_version_of(std::string_view text);
 
 /// What loading found. `state` is empty for a missing or corrupt file; for a
 /// corrupt one `warning` says what was wrong and where the file was moved.
@@ -38,7 +58,9 @@ class CheckpointStore {
 public:
     CheckpointStore(std::filesystem::path dir, std::string pipeline);
 
-    /// Reads the checkpoint. A corrupt file is renamed to
+    /// Reads the checkpoint. A file of a newer version than this build
+    /// understands is an Error(io) (upgrade the binary; nothing is touched).
+    /// A corrupt file is renamed to
     /// `<file>.corrupt.<YYYYmmdd_HHMMSS>` (UTC of `now`; never deleted, a
     /// numeric suffix avoids clobbering) and reported in the warning. Throws
     /// Error(io) when the file exists but cannot be read or moved.
@@ -53,6 +75,7 @@ public:
     /// directory is created if missing; temporary files left by a run killed
     /// mid-write are removed. `before_rename` is a fail-point hook.
     void save(Timestamp watermark, Timestamp now,
+              const std::optional<HoldBack>& hold_back = std::nullopt,
               const std::function<void()>& before_rename = {}) const;
 
     /// Moves the checkpoint aside to `<file>.reset.<YYYYmmdd_HHMMSS>` (never

@@ -1,7 +1,7 @@
 // tests/fuzz/fuzz_checkpoint.cpp: the checkpoint reader on arbitrary file content.
 //
 // Invariants: nothing crashes; whatever parses re-formats to text that parses
-// to the same watermark.
+// to the same watermark and hold-back.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     auto again = pipeline::parse_checkpoint(pipeline::format_checkpoint(*state), why);
-    if (!again || again->watermark.micros != state->watermark.micros) {
+    if (!again || again->watermark.micros != state->watermark.micros ||
+        again->hold_back != state->hold_back) {
         std::abort();
     }
     return 0;

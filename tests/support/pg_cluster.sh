@@ -2,6 +2,8 @@
 # tests/support/pg_cluster.sh: a throwaway PostgreSQL 15 cluster on a free 127.0.0.1 port.
 #
 #   pg_cluster.sh start DIR [--durable]   initdb (once) + start; writes DIR/env with PG_URL=...
+#   pg_cluster.sh standby DIR PRIMARY_DIR a hot standby of the cluster started in PRIMARY_DIR
+#                                         (pg_basebackup, streaming replication), then start
 #   pg_cluster.sh stop DIR                stop (the data stays until DIR is removed)
 #   pg_cluster.sh destroy DIR             stop and remove DIR's cluster data
 #
@@ -10,8 +12,8 @@
 # crash our process, never the machine.
 set -euo pipefail
 
-cmd=${1:?usage: pg_cluster.sh start|stop|restart|destroy DIR [--durable]}
-dir=${2:?usage: pg_cluster.sh start|stop|restart|destroy DIR [--durable]}
+cmd=${1:?usage: pg_cluster.sh start|standby|stop|restart|destroy DIR [--durable|PRIMARY_DIR]}
+dir=${2:?usage: pg_cluster.sh start|standby|stop|restart|destroy DIR [--durable|PRIMARY_DIR]}
 durable=${3:-}
 
 pg_bin() {
@@ -118,8 +120,25 @@ restart() {
     echo "pg_cluster.sh: restarted"
 }
 
+standby() {
+    # A copy of the primary taken with pg_basebackup -R (standby.signal and
+    # primary_conninfo), then started like any cluster: a hot standby.
+    local bin data primary_port
+    bin=$(pg_bin)
+    primary_port=$(sed -n 's/^PG_PORT=//p' "${durable:?standby needs PRIMARY_DIR}/env")
+    data=$(data_dir_for)
+    if [[ ! -f $data/PG_VERSION ]]; then
+        as_owner chmod 0700 "$data"
+        as_owner "$bin/pg_basebackup" -D "$data" -R -X stream -c fast -h 127.0.0.1 \
+            -p "$primary_port" -U postgres >"$dir/basebackup.log" 2>&1
+    fi
+    durable=
+    start
+}
+
 case $cmd in
     start) start ;;
+    standby) standby ;;
     restart) restart ;;
     stop) stop ;;
     destroy)

@@ -121,6 +121,30 @@ TestCluster::TestCluster() {
     base_url_ = base_url_from_env_file(dir_.path() / "env");
 }
 
+TestCluster::TestCluster(StandbyOf standby) {
+    script("standby", standby.primary.dir_.path().string());
+    base_url_ = base_url_from_env_file(dir_.path() / "env");
+}
+
+void TestCluster::wait_for_replay(const TestCluster& primary) const {
+    pipeline::PgConnection on_primary(pipeline::Secret(primary.base_url_ + "/postgres"),
+                                      pipeline::ErrorKind::internal, "TEST", "test-replay");
+    const std::string target(
+        on_primary.exec("SELECT pg_current_wal_insert_lsn()::text", "[lsn]").value(0, 0));
+    pipeline::PgConnection on_standby(pipeline::Secret(base_url_ + "/postgres"),
+                                      pipeline::ErrorKind::internal, "TEST", "test-replay");
+    const std::vector<std::optional<std::string>> params = {target};
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (
+        on_standby.exec_params("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", params, "[replay]")
+            .value(0, 0) != "t") {
+        if (std::chrono::steady_clock::now() > deadline) {
+            throw std::runtime_error("the standby did not replay up to " + target + " in 30 s");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 TestCluster::~TestCluster() {
     try {
         script("destroy");
@@ -133,10 +157,11 @@ void TestCluster::restart() const {
     script("restart");
 }
 
-void TestCluster::script(std::string_view command) const {
-    const std::string line = fmt::format("bash '{}/pg_cluster.sh' {} '{}' >'{}/script.log' 2>&1",
-                                         ORDERS_PIPELINE_TEST_SUPPORT_DIR, command,
-                                         dir_.path().string(), dir_.path().string());
+void TestCluster::script(std::string_view command, std::string_view argument) const {
+    const std::string line =
+        fmt::format("bash '{}/pg_cluster.sh' {} '{}' '{}' >'{}/script.log' 2>&1",
+                    ORDERS_PIPELINE_TEST_SUPPORT_DIR, command, dir_.path().string(), argument,
+                    dir_.path().string());
     if (std::system(line.c_str()) != 0) {  // NOLINT: test harness
         throw std::runtime_error(fmt::format("pg_cluster.sh {} failed: {}", command,
                                              read_text(dir_.path() / "script.log")));

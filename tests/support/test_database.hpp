@@ -65,6 +65,11 @@ private:
 class TestCluster {
 public:
     TestCluster();
+    /// A hot standby of `primary` (pg_basebackup, streaming replication).
+    struct StandbyOf {
+        const TestCluster& primary;
+    };
+    explicit TestCluster(StandbyOf standby);
     TestCluster(const TestCluster&) = delete;
     TestCluster& operator=(const TestCluster&) = delete;
     ~TestCluster();
@@ -72,9 +77,12 @@ public:
     const std::string& base_url() const noexcept { return base_url_; }
     /// pg_ctl restart -m fast: every session is terminated, the port stays.
     void restart() const;
+    /// A standby: waits (up to 30 s) until it has replayed everything
+    /// `primary` has written so far; throws otherwise.
+    void wait_for_replay(const TestCluster& primary) const;
 
 private:
-    void script(std::string_view command) const;
+    void script(std::string_view command, std::string_view argument = {}) const;
     TempDir dir_;
     std::string base_url_;
 };

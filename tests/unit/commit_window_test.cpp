@@ -1,0 +1,267 @@
+// tests/unit/commit_window_test.cpp: the hold-back of commit-aware windows, and its checkpoint
+// form.
+#include "pipeline/source/commit_window.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "pipeline/core/error.hpp"
+#include "pipeline/state/checkpoint.hpp"
+
+namespace {
+
+using pipeline::HoldBack;
+using pipeline::HoldBackMode;
+using pipeline::OpenTransaction;
+using pipeline::Sighting;
+using pipeline::Timestamp;
+using pipeline::Xid8;
+
+constexpr Xid8 epoch = Xid8{1} << 32;
+constexpr std::int64_t second = 1'000'000;
+const Timestamp at{1'790'000'000'000'000};
+
+Timestamp seconds_before(std::int64_t seconds) {
+    return Timestamp{at.micros - seconds * second};
+}
+
+OpenTransaction session(int pid, std::optional<Xid8> xid, std::int64_t age_seconds) {
+    return {pid, xid, seconds_before(age_seconds), "idle in transaction", "app"};
+}
+
+// A primary where top-level xids 1000 and 1003 are in progress at the
+// snapshot (xmax 1010), the scan from 1000 finding them and subtransactions
+// 1001, 1005 and 1009 still in progress.
+Sighting primary() {
+    Sighting s;
+    s.at = at;
+    s.next_xid_at = 1008;
+    s.snapshot = {1000, 1010, {1000, 1003}};
+    s.scanned_from = 1000;
+    s.in_progress = std::vector<Xid8>{1000, 1001, 1003, 1005, 1009};
+    return s;
+}
+
+const pipeline::HoldBackSettings settings{24LL * 3600 * second, 3600LL * second};
+
+TEST(CommitWindowTest, WidenXidTakesTheEpochOfTheReferenceOrTheOneBefore) {
+    EXPECT_EQ(pipeline::widen_xid(5, 10), 5u);
+    EXPECT_EQ(pipeline::widen_xid(5, 3 * epoch + 10), 3 * epoch + 5);
+    // An xid above the reference's low half belongs to the previous epoch.
+    EXPECT_EQ(pipeline::widen_xid(0xFFFF'FFF0U, 3 * epoch + 10), 2 * epoch + 0xFFFF'FFF0U);
+    EXPECT_EQ(pipeline::widen_xid(10, 3 * epoch + 10), 3 * epoch + 10);
+    // Epoch 0 has no epoch before it.
+    EXPECT_EQ(pipeline::widen_xid(0xFFFF'FFF0U, 10), 0xFFFF'FFF0U);
+}
+
+TEST(CommitWindowTest, SnapshotTextParses) {
+    const auto s = pipeline::SnapshotXids::parse("4294967300:4294967310:4294967305,4294967301");
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s->xmin, 4294967300u);
+    EXPECT_EQ(s->xmax, 4294967310u);
+    EXPECT_EQ(s->xip, (std::vector<Xid8>{4294967301, 4294967305}));
+    const auto empty = pipeline::SnapshotXids::parse("761:761:");
+    ASSERT_TRUE(empty);
+    EXPECT_TRUE(empty->xip.empty());
+    for (const char* bad : {"", "1:2", "2:1:", "a:2:", "1:2:x", "1:2:3,,4"}) {
+        EXPECT_FALSE(pipeline::SnapshotXids::parse(bad)) << bad;
+    }
+}
+
+TEST(CommitWindowTest, NothingOpenMeansNoHoldBack) {
+    Sighting s = primary();  // xids in progress, but of sessions in other databases
+    EXPECT_FALSE(pipeline::plan_hold_back(s, settings));
+    EXPECT_FALSE(pipeline::xid_scan_start(s)) << "nothing to scan for";
+}
+
+TEST(CommitWindowTest, EarlyWriterHoldsBackToItsStartWithItsSubtransactions) {
+    Sighting s = primary();
+    s.open = {session(11, 1000, 300), session(12, std::nullopt, 0)};
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->mode, HoldBackMode::exact);
+    EXPECT_EQ(h->floor, seconds_before(300));
+    EXPECT_FALSE(h->capped);
+    EXPECT_EQ(h->xid_from, 1010u);
+    // Every xid in progress, subtransactions included (whoever's they are).
+    EXPECT_EQ(h->xids, (std::vector<Xid8>{1000, 1001, 1003, 1005, 1009}));
+    EXPECT_EQ(h->waiting.size(), 2u);
+    EXPECT_EQ(pipeline::xid_scan_start(s), 1000u);
+    EXPECT_DOUBLE_EQ(pipeline::hold_back_seconds(h, at), 300.0);
+    EXPECT_DOUBLE_EQ(pipeline::oldest_transaction_seconds(s.open, at), 300.0);
+}
+
+TEST(CommitWindowTest, LateWriterWithoutXidHoldsBackToItsStart) {
+    Sighting s = primary();
+    s.open = {session(12, std::nullopt, 42)};
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->floor, seconds_before(42));
+    EXPECT_EQ(h->xid_from, 1010u);  // its xid, when it gets one, is from xmax on
+    // Its first xid may come between the look and the snapshot: the scan starts there.
+    EXPECT_EQ(pipeline::xid_scan_start(s), 1008u);
+}
+
+TEST(CommitWindowTest, WriterThatEndedBeforeTheSnapshotIsNotWaitedFor) {
+    Sighting s = primary();
+    s.open = {session(13, 1002, 600)};  // not in xip: committed before the snapshot
+    EXPECT_FALSE(pipeline::plan_hold_back(s, settings));
+}
+
+TEST(CommitWindowTest, TransactionEndedBetweenSnapshotAndScanTakesEveryXidFromIt) {
+    Sighting s = primary();
+    s.open = {session(11, 1003, 30)};
+    s.in_progress = std::vector<Xid8>{1000, 1001};  // 1003 ended: its subxids went unseen
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->xid_from, 1003u);
+    EXPECT_EQ(h->xids, (std::vector<Xid8>{1000, 1001}));
+}
+
+TEST(CommitWindowTest, RangeTooLongToScanTakesEveryXidFromItsStart) {
+    Sighting s = primary();
+    s.open = {session(11, 1003, 30)};
+    s.in_progress.reset();
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->xid_from, 1003u);
+    EXPECT_TRUE(h->xids.empty());
+}
+
+TEST(CommitWindowTest, HiddenSessionsBoundTheHoldBackByTheAssumedLongestTransaction) {
+    Sighting s = primary();
+    s.sees_all_sessions = false;
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->mode, HoldBackMode::bounded);
+    EXPECT_EQ(h->floor, seconds_before(3600));
+    EXPECT_EQ(pipeline::xid_scan_start(s), 1000u) << "any running xid may be a hidden one's";
+    // A visible older one still counts.
+    s.open = {session(11, 1000, 7200)};
+    EXPECT_EQ(pipeline::plan_hold_back(s, settings)->floor, seconds_before(7200));
+    // Assuming no transaction outlives a run gives no hold-back at all.
+    s.open.clear();
+    EXPECT_FALSE(pipeline::plan_hold_back(s, {settings.cap_micros, 0}));
+}
+
+TEST(CommitWindowTest, ReplicaScansFromTheSnapshotsXminAndBoundsTheFloor) {
+    Sighting s;
+    s.at = at;
+    s.replica = true;
+    s.snapshot = {990, 1010, {}};  // a standby's snapshot names no xid in progress
+    EXPECT_EQ(pipeline::xid_scan_start(s), 990u);
+    s.scanned_from = 990;
+    s.in_progress = std::vector<Xid8>{990, 1002};
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->mode, HoldBackMode::replica);
+    EXPECT_EQ(h->floor, seconds_before(3600));
+    EXPECT_EQ(h->xid_from, 1010u);
+    EXPECT_EQ(h->xids, (std::vector<Xid8>{990, 1002}));
+    s.in_progress.reset();
+    EXPECT_EQ(pipeline::plan_hold_back(s, settings)->xid_from, 990u);
+}
+
+TEST(CommitWindowTest, PreparedTransactionIsBoundedLikeAnUnseenStart) {
+    Sighting s = primary();
+    OpenTransaction prepared;
+    prepared.xid = 1003;
+    prepared.state = "prepared";
+    s.open = {prepared};
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->mode, HoldBackMode::exact);
+    EXPECT_EQ(h->floor, seconds_before(3600));
+}
+
+TEST(CommitWindowTest, CapRaisesTheFloorAndSaysSo) {
+    Sighting s = primary();
+    s.open = {session(11, 1000, 3 * 86400)};
+    const auto h = pipeline::plan_hold_back(s, settings);
+    ASSERT_TRUE(h);
+    EXPECT_TRUE(h->capped);
+    EXPECT_EQ(h->floor, seconds_before(86400));
+    const auto none = pipeline::plan_hold_back(s, {0, settings.assumed_max_transaction_micros});
+    ASSERT_TRUE(none);
+    EXPECT_TRUE(none->capped);
+    EXPECT_EQ(none->floor, at);
+}
+
+TEST(CommitWindowTest, DescribeNamesPidXidStateAndStart) {
+    EXPECT_EQ(pipeline::describe(session(4242, 123456, 0)),
+              "pid 4242 xid 123456 idle in transaction since " + pipeline::format_timestamp(at) +
+                  " (app)");
+    OpenTransaction hidden;
+    hidden.pid = 7;
+    EXPECT_EQ(pipeline::describe(hidden), "pid 7 (start not visible)");
+}
+
+// ---- checkpoint version 2 ---------------------------------------------------
+
+HoldBack sample_hold_back() {
+    Sighting s = primary();
+    s.open = {session(11, 1000, 300)};
+    return *pipeline::plan_hold_back(s, settings);
+}
+
+TEST(CommitWindowTest, CheckpointKeepsTheHoldBack) {
+    pipeline::CheckpointState state{at, at, "orders"};
+    state.hold_back = sample_hold_back();
+    const std::string text = pipeline::format_checkpoint(state);
+    EXPECT_NE(text.find("\"version\":2"), std::string::npos) << text;
+    std::string why;
+    const auto back = pipeline::parse_checkpoint(text, why);
+    ASSERT_TRUE(back) << why;
+    EXPECT_EQ(back->version, 2);
+    ASSERT_TRUE(back->hold_back);
+    EXPECT_EQ(*back->hold_back, *state.hold_back);
+    EXPECT_FALSE(back->hold_back_unreadable);
+}
+
+TEST(CommitWindowTest, VersionOneCheckpointReadsWithoutHoldBack) {
+    std::string why;
+    const auto state = pipeline::parse_checkpoint(
+        R"({"watermark": "2026-11-22T04:55:49.920429Z", "saved_at": "2026-11-22T04:55:50Z",
+            "pipeline": "orders"})",
+        why);
+    ASSERT_TRUE(state) << why;
+    EXPECT_EQ(state->version, 1);
+    EXPECT_FALSE(state->hold_back);
+    EXPECT_FALSE(state->hold_back_unreadable);
+}
+
+TEST(CommitWindowTest, UnreadableHoldBackIsNotACorruptCheckpoint) {
+    std::string why;
+    const auto state = pipeline::parse_checkpoint(
+        R"({"version": 2, "watermark": "2026-11-22T04:55:49Z", "hold_back": {"mode": "exact",
+            "floor": "2026-11-22T04:00:00Z", "xid_from": "many", "xids": []}})",
+        why);
+    ASSERT_TRUE(state) << why;
+    EXPECT_FALSE(state->hold_back);
+    ASSERT_TRUE(state->hold_back_unreadable);
+}
+
+TEST(CommitWindowTest, NewerCheckpointVersionIsRefusedAndLeftAlone) {
+    std::random_device rd;
+    const auto dir =
+        std::filesystem::temp_directory_path() / ("op-commit-window-" + std::to_string(rd()));
+    std::filesystem::create_directories(dir);
+    const std::string text = R"({"version": 3, "watermark": "2026-11-22T04:55:49Z"})";
+    std::ofstream(dir / "orders.checkpoint.json") << text;
+    const pipeline::CheckpointStore store(dir, "orders");
+    try {
+        store.load(at);
+        ADD_FAILURE() << "a version 3 checkpoint was accepted";
+    } catch (const pipeline::Error& e) {
+        EXPECT_EQ(e.kind(), pipeline::ErrorKind::io);
+        EXPECT_NE(std::string(e.what()).find("version 3"), std::string::npos) << e.what();
+    }
+    std::ifstream in(dir / "orders.checkpoint.json");
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), text);
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace
