@@ -173,6 +173,10 @@ void add_runs_command(CLI::App& app, RunsOptions& options) {
         ->check(CLI::IsMember({"running", "success", "failed", "skipped", "cancelled"}));
     cmd->add_flag("--json", options.json, "One JSON array instead of a table");
     add_config_option(*cmd, options.common);
+    cmd->footer(
+        "PostgreSQL warehouses: read from the run table. Snowflake: read from the local run\n"
+        "journal beside the checkpoint (the last 100 runs, and records still waiting to be\n"
+        "written because no run has woken the warehouse since), so it never wakes it.");
 }
 
 int run_runs(const RunsOptions& options) {
@@ -206,7 +210,12 @@ int run_runs(const RunsOptions& options) {
                  {"rows_rejected", r.rows_rejected},
                  {"rows_inserted", r.rows_inserted},
                  {"rows_updated", r.rows_updated},
-                 {"error", r.error_message.empty() ? Json(nullptr) : Json(r.error_message)}});
+                 {"error", r.error_message.empty() ? Json(nullptr) : Json(r.error_message)},
+                 {"warehouse_seconds",
+                  r.warehouse_seconds ? Json(*r.warehouse_seconds) : Json(nullptr)},
+                 {"credits_estimate",
+                  r.credits_estimate ? Json(*r.credits_estimate) : Json(nullptr)},
+                 {"waiting_locally", r.waiting_locally}});
         }
         fmt::print("{}\n", all.dump(2, ' ', false, Json::error_handler_t::replace));
         return to_int(ExitCode::success);
@@ -218,10 +227,10 @@ int run_runs(const RunsOptions& options) {
         if (error.size() > 80) {
             error = error.substr(0, 77) + "...";
         }
-        fmt::print("{:<26} {:<20} {:>9} {:<9} {:>27}  {}\n", r.run_id, r.started_at,
+        fmt::print("{:<26} {:<20} {:>9} {:<9} {:>27}  {}{}\n", r.run_id, r.started_at,
                    r.duration_seconds ? fmt::format("{:.1f}s", *r.duration_seconds) : "-", r.status,
                    fmt::format("{}/{}/{}", r.rows_extracted, r.rows_written, r.rows_rejected),
-                   error);
+                   r.waiting_locally ? "(waiting in the local journal) " : "", error);
     }
     if (runs.empty()) {
         fmt::print("(no runs recorded for pipeline '{}')\n", config->pipeline_name);
@@ -316,9 +325,11 @@ int run_checkpoint(const CheckpointOptions& options) {
                         {"floor", pipeline::format_timestamp(hold->floor)},
                         {"seconds", pipeline::hold_back_seconds(*hold, state->watermark)},
                         {"capped", hold->capped},
-                        {"xid_from", hold->xid_from},
-                        {"xids", hold->xids},
                         {"waiting", std::move(waiting)}};
+                }
+                if (state && state->unseen) {
+                    j["unseen"] = {{"xid_from", state->unseen->xid_from},
+                                   {"xids", state->unseen->xids}};
                 }
                 if (state && state->hold_back_unreadable) {
                     j["hold_back_unreadable"] = *state->hold_back_unreadable;

@@ -117,6 +117,8 @@ void write_metrics(const std::string& path, const pipeline::Config& config,
     if (record) {
         m.status = record->status;
         m.counts = record->counts;
+        m.warehouse_seconds = record->warehouse_seconds;
+        m.credits_estimate = record->credits_estimate;
     }
     try {
         const auto peeked =

@@ -83,6 +83,16 @@ std::string format_metrics(const RunMetrics& m) {
               "1 when an open source transaction is older than HOLDBACK_MAX_MINUTES.",
               m.holdback_capped ? 1 : 0);
     }
+    if (m.warehouse_seconds) {
+        gauge("orders_pipeline_warehouse_seconds",
+              "Warehouse time the last run used (Snowflake; 0 when it was not woken).",
+              *m.warehouse_seconds);
+    }
+    if (m.credits_estimate) {
+        gauge("orders_pipeline_credits_estimate",
+              "Estimated Snowflake credits of the last run (60 s minimum per resume).",
+              *m.credits_estimate);
+    }
     if (m.oldest_transaction_seconds) {
         gauge("orders_pipeline_oldest_transaction_age_seconds",
               "Age of the oldest open source transaction the last run saw.",

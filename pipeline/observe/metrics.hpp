@@ -28,6 +28,10 @@ struct RunMetrics {
     std::optional<double> holdback_seconds;
     bool holdback_capped = false;
     std::optional<double> oldest_transaction_seconds;
+    /// Snowflake: the run's warehouse time and estimated credits (0 when it
+    /// was never woken).
+    std::optional<double> warehouse_seconds;
+    std::optional<double> credits_estimate;
 };
 
 /// Prometheus text exposition format (HELP/TYPE lines, gauges labelled

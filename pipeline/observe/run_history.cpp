@@ -6,16 +6,56 @@
 #include "pipeline/core/error.hpp"
 #include "pipeline/orders/validate.hpp"
 #include "pipeline/runtime/pg_connection.hpp"
+#include "pipeline/state/run_journal.hpp"
 
 namespace pipeline {
+
+namespace {
+
+std::string iso_seconds(Timestamp ts) {
+    const UtcParts p = utc_parts(ts);
+    return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}Z", p.date.year, p.date.month,
+                       p.date.day, p.hour, p.minute, p.second);
+}
+
+std::vector<RunListing> journal_runs(const Config& config, int limit,
+                                     const std::optional<std::string>& status) {
+    std::vector<RunListing> runs;
+    for (const JournalEntry& e :
+         RunJournal(config.checkpoint_dir, config.pipeline_name).entries()) {
+        const RunRecord& r = e.record;
+        if ((status && *status != to_string(r.status)) ||
+            runs.size() >= static_cast<std::size_t>(limit)) {
+            continue;
+        }
+        RunListing run;
+        run.run_id = r.run_id;
+        run.mode = to_string(r.mode);
+        run.run_date = format_date(r.run_date);
+        run.started_at = iso_seconds(r.started_at);
+        run.finished_at = r.finished_at ? iso_seconds(*r.finished_at) : "";
+        run.status = to_string(r.status);
+        run.duration_seconds = r.duration_seconds;
+        run.rows_extracted = r.counts.rows_extracted;
+        run.rows_written = r.counts.rows_written;
+        run.rows_rejected = r.counts.rows_rejected;
+        run.rows_inserted = r.counts.rows_inserted;
+        run.rows_updated = r.counts.rows_updated;
+        run.error_message = r.error_message.value_or("");
+        run.warehouse_seconds = r.warehouse_seconds;
+        run.credits_estimate = r.credits_estimate;
+        run.waiting_locally = !e.delivered;
+        runs.push_back(std::move(run));
+    }
+    return runs;
+}
+
+}  // namespace
 
 std::vector<RunListing> list_runs(const Config& config, int limit,
                                   const std::optional<std::string>& status) {
     if (config.destination.kind == DestinationKind::snowflake) {
-        throw Error(ErrorKind::destination,
-                    "listing runs is implemented for PostgreSQL warehouses only", {}, {},
-                    fmt::format("on Snowflake, query {} ordered by STARTED_AT DESC",
-                                config.destination.run_table.str()));
+        return journal_runs(config, limit, status);
     }
     PgConnection conn(config.destination.url, ErrorKind::destination, "DEST",
                       "orders-pipeline runs");

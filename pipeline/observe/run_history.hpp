@@ -25,11 +25,17 @@ struct RunListing {
     std::int64_t rows_inserted = 0;
     std::int64_t rows_updated = 0;
     std::string error_message;
+    std::optional<double> warehouse_seconds;
+    std::optional<double> credits_estimate;
+    /// Kept in the local run journal, not yet written to the run table
+    /// (Snowflake: the warehouse was not woken since).
+    bool waiting_locally = false;
 };
 
 /// The newest `limit` run records of this pipeline (optionally only those
-/// with `status`), newest first. PostgreSQL warehouses only for now; throws
-/// Error(destination) naming the table to query by hand on Snowflake.
+/// with `status`), newest first. PostgreSQL: from the run table. Snowflake:
+/// from the local run journal (the records still waiting to be written and
+/// the last 100 written), so that listing runs never wakes the warehouse.
 std::vector<RunListing> list_runs(const Config& config, int limit,
                                   const std::optional<std::string>& status);
 

@@ -10,11 +10,13 @@
 
 namespace pipeline {
 
-enum class RunMode { incremental, backfill, replay };
+enum class RunMode { incremental, backfill, replay, repair };
 enum class RunStatus { running, success, failed, skipped, cancelled };
 
 std::string_view to_string(RunMode mode);
 std::string_view to_string(RunStatus status);
+std::optional<RunMode> run_mode_named(std::string_view text);
+std::optional<RunStatus> run_status_named(std::string_view text);
 
 /// Counters of one run.
 struct RunCounts {
@@ -38,6 +40,17 @@ struct RunRecord {
     std::optional<double> duration_seconds;
     std::optional<std::string> error_message;
     std::string environment;
+    /// Snowflake: warehouse time this run used (RESUME to the record, or the
+    /// statements' own time when it was running already) and its credits.
+    std::optional<double> warehouse_seconds;
+    std::optional<double> credits_estimate;
 };
+
+/// The record as one JSON object (the local run journal's form). Pure.
+std::string format_run_record(const RunRecord& record);
+
+/// Parses format_run_record's output; nullopt when a field is missing or of
+/// the wrong type. Pure; never throws.
+std::optional<RunRecord> parse_run_record(std::string_view json);
 
 }  // namespace pipeline

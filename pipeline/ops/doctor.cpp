@@ -15,6 +15,7 @@
 #include "pipeline/state/atomic_file.hpp"
 #include "pipeline/state/checkpoint.hpp"
 #include "pipeline/state/dlq.hpp"
+#include "pipeline/state/run_journal.hpp"
 #include "pipeline/state/run_lock.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_warehouse.hpp"
 
@@ -251,6 +252,28 @@ void check_snowflake_destination(const Config& config, std::vector<DoctorCheck>&
     }
     out.push_back(warn("target and run tables",
                        "not inspected on Snowflake; `run --dry-run` shows the DDL the run sends"));
+    // Run records from the local journal: reading the run table would wake the warehouse.
+    try {
+        const auto entries = RunJournal(config.checkpoint_dir, config.pipeline_name).entries();
+        int failures = 0;
+        std::size_t waiting = 0;
+        bool success_seen = false;
+        for (const JournalEntry& e : entries) {  // newest first
+            waiting += e.delivered ? 0 : 1;
+            success_seen = success_seen || e.record.status == RunStatus::success;
+            failures += !success_seen && e.record.status == RunStatus::failed ? 1 : 0;
+        }
+        const std::string what = "consecutive failed runs";
+        const std::string detail = fmt::format(
+            "{} since the last success (local run journal; {} record(s) waiting for "
+            "the next run that wakes the warehouse)",
+            failures, waiting);
+        out.push_back(failures == 0  ? ok(what, detail)
+                      : failures < 3 ? warn(what, detail + "; see `orders-pipeline runs`")
+                                     : fail(what, detail + "; see `orders-pipeline runs`"));
+    } catch (const std::exception& e) {
+        out.push_back(warn("consecutive failed runs", e.what()));
+    }
 }
 
 void check_lock(const Config& config, std::vector<DoctorCheck>& out) {

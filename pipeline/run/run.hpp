@@ -88,7 +88,4 @@ struct ReplaySummary {
 /// Takes the run lock and writes a run record with mode `replay`.
 ReplaySummary replay_dlq(const Config& config, const std::vector<std::filesystem::path>& files);
 
-/// A new run id: "<UTC yyyymmddThhmmssZ>-<8 hex>"; sortable by start time.
-std::string make_run_id(Timestamp started);
-
 }  // namespace pipeline

@@ -128,39 +128,23 @@ std::optional<Xid8> xid_scan_start(const Sighting& s) {
     return start;
 }
 
-std::optional<HoldBack> plan_hold_back(const Sighting& s, const HoldBackSettings& settings) {
-    HoldBack out;
-    out.mode = mode_of(s);
-    out.waiting = waited_for(s);
-    // A transaction that began before `at` and is in progress at the snapshot
-    // was open at the look, so its start bounds the stamps it writes.
-    bool start_unknown = out.mode != HoldBackMode::exact;
-    std::optional<Timestamp> oldest;
-    for (const OpenTransaction& t : out.waiting) {
-        if (t.started) {
-            oldest = oldest ? std::min(*oldest, *t.started) : *t.started;
-        } else {
-            start_unknown = true;
-        }
-    }
-    if (start_unknown && settings.assumed_max_transaction_micros > 0) {
-        const Timestamp assumed{s.at.micros - settings.assumed_max_transaction_micros};
-        oldest = oldest ? std::min(*oldest, assumed) : assumed;
-    }
-    if (!oldest || *oldest >= s.at) {
-        return std::nullopt;  // nothing open can write a row stamped before the watermark
-    }
-    out.floor = *oldest;
-    if (s.at.micros - out.floor.micros > settings.cap_micros) {
-        out.floor = Timestamp{s.at.micros - settings.cap_micros};
-        out.capped = true;
-    }
+namespace {
 
-    // Invisible to the snapshot: every xid from its xmax on, and below it the
-    // ones in progress. Without a scan, every xid from where it would start.
+// What the snapshot could not see: from its xmax on, and below it the xids in
+// progress the scan found. Without a scan (nothing was waited for, or the
+// range was too long), every xid from where a scan would have started.
+Unseen unseen_by(const Sighting& s) {
+    Unseen out;
     out.xid_from = s.snapshot.xmax;
+    const std::optional<Xid8> start = xid_scan_start(s);
+    if (!start) {
+        // Nothing of this database was open at the look: a transaction the
+        // snapshot missed began after it, so its xids come after the look.
+        out.xid_from = std::min(s.next_xid_at, s.snapshot.xmax);
+        return out;
+    }
     if (!s.in_progress) {
-        out.xid_from = std::min(out.xid_from, xid_scan_start(s).value_or(s.snapshot.xmin));
+        out.xid_from = std::min(out.xid_from, *start);
         return out;
     }
     const std::set<Xid8> still(s.in_progress->begin(), s.in_progress->end());
@@ -181,6 +165,41 @@ std::optional<HoldBack> plan_hold_back(const Sighting& s, const HoldBackSettings
         out.xids.clear();
     }
     return out;
+}
+
+}  // namespace
+
+NextWindow plan_next_window(const Sighting& s, const HoldBackSettings& settings) {
+    NextWindow next;
+    next.unseen = unseen_by(s);
+    HoldBack hold;
+    hold.mode = mode_of(s);
+    hold.waiting = waited_for(s);
+    // A transaction that began before `at` and is in progress at the snapshot
+    // was open at the look, so its start bounds the stamps it writes.
+    bool start_unknown = hold.mode != HoldBackMode::exact;
+    std::optional<Timestamp> oldest;
+    for (const OpenTransaction& t : hold.waiting) {
+        if (t.started) {
+            oldest = oldest ? std::min(*oldest, *t.started) : *t.started;
+        } else {
+            start_unknown = true;
+        }
+    }
+    if (start_unknown && settings.assumed_max_transaction_micros > 0) {
+        const Timestamp assumed{s.at.micros - settings.assumed_max_transaction_micros};
+        oldest = oldest ? std::min(*oldest, assumed) : assumed;
+    }
+    if (!oldest || *oldest >= s.at) {
+        return next;  // nothing open can write a row stamped before the watermark
+    }
+    hold.floor = *oldest;
+    if (s.at.micros - hold.floor.micros > settings.cap_micros) {
+        hold.floor = Timestamp{s.at.micros - settings.cap_micros};
+        hold.capped = true;
+    }
+    next.hold_back = std::move(hold);
+    return next;
 }
 
 double hold_back_seconds(const std::optional<HoldBack>& hold_back, Timestamp at) noexcept {

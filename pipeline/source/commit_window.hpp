@@ -82,19 +82,32 @@ enum class HoldBackMode {
 std::string_view to_string(HoldBackMode mode);
 std::optional<HoldBackMode> hold_back_mode_named(std::string_view text);
 
-/// What the next window needs, besides (watermark - overlap, now]: rows with
-/// `updated_at` in [floor - overlap, watermark - overlap] written by a
-/// transaction that was invisible to this run's snapshot, i.e. whose 64-bit
-/// id is >= `xid_from` or in `xids`. Kept in the checkpoint (version 2).
+/// The transactions a run's snapshot could not see: every xid from
+/// `xid_from` on, and `xids` below it (in progress at the snapshot,
+/// subtransactions included). Rows they write that the next window's
+/// timestamps alone would skip are read by it through the row's `xmin`.
+struct Unseen {
+    Xid8 xid_from = 0;
+    std::vector<Xid8> xids;  ///< sorted, all below xid_from
+
+    bool operator==(const Unseen&) const = default;
+};
+
+/// How far the next window reaches back for transactions still open at this
+/// run's snapshot: to `floor`, the oldest `updated_at` they can stamp.
 struct HoldBack {
     HoldBackMode mode = HoldBackMode::exact;
-    Timestamp floor;      ///< the oldest updated_at such a row can carry (before the overlap)
+    Timestamp floor;      ///< inclusive, before the overlap is subtracted
     bool capped = false;  ///< floor raised to the cap: older transactions may lose rows
-    Xid8 xid_from = 0;
-    std::vector<Xid8> xids;  ///< sorted, below xid_from: in progress, subtransactions included
     std::vector<OpenTransaction> waiting;  ///< the transactions waited for (for people)
 
     bool operator==(const HoldBack&) const = default;
+};
+
+/// What the next window needs after a run; kept in the checkpoint (version 2).
+struct NextWindow {
+    Unseen unseen;
+    std::optional<HoldBack> hold_back;  ///< nullopt: nothing open can stamp older rows
 };
 
 /// The limits of a hold-back.
@@ -105,10 +118,8 @@ struct HoldBackSettings {
     std::int64_t assumed_max_transaction_micros = 3600LL * 1'000'000;
 };
 
-/// The hold-back the next run needs after a run that saw `sighting`, or
-/// nullopt when no transaction in progress at its snapshot can write a row
-/// stamped before `sighting.at`. Pure.
-std::optional<HoldBack> plan_hold_back(const Sighting& sighting, const HoldBackSettings& settings);
+/// The next window's needs after a run that saw `sighting`. Pure.
+NextWindow plan_next_window(const Sighting& sighting, const HoldBackSettings& settings);
 
 /// Seconds from the floor to `at`: how far the next window reaches back (0 without a hold-back).
 double hold_back_seconds(const std::optional<HoldBack>& hold_back, Timestamp at) noexcept;
@@ -116,13 +127,15 @@ double hold_back_seconds(const std::optional<HoldBack>& hold_back, Timestamp at)
 /// The age at `at` of the oldest open transaction whose start is known (0 if none). Pure.
 double oldest_transaction_seconds(const std::vector<OpenTransaction>& open, Timestamp at) noexcept;
 
-/// The part of an incremental window that is held back: rows with
-/// `updated_at` in [from, lower] written by one of the transactions of a
-/// HoldBack (see above). `lower` is the normal window's exclusive bound.
+/// The filtered part of an incremental window: rows with `updated_at` in
+/// [from, plain_after] are read only when written by a transaction the last
+/// run's snapshot could not see (`unseen`); rows above plain_after always.
+/// `from` is the hold-back's floor (or the watermark) minus the overlap, and
+/// plain_after the watermark: so the overlap re-reads no row the last run loaded.
 struct HeldBackPart {
-    Timestamp from;  ///< inclusive: the hold-back's floor minus the overlap
-    Xid8 xid_from = 0;
-    std::vector<Xid8> xids;
+    Timestamp from;
+    Timestamp plain_after;
+    Unseen unseen;
 };
 
 /// One line per waiting transaction for logs and `checkpoint show`, e.g.

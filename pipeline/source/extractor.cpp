@@ -71,6 +71,8 @@ std::string Extractor::select_sql(const SqlIdentifier& schema, const SqlIdentifi
         const std::string x8 =
             "((($6::bigint >> 32) << 32) + s.xmin::text::bigint - CASE WHEN s.xmin::text::bigint > "
             "($6::bigint & 4294967295) THEN 4294967296 ELSE 0 END)";
+        // $1 is the plain part's bound here (the watermark): rows at or
+        // below it are read only when the last snapshot could not see them.
         where = fmt::format(
             "updated_at >= $3::timestamptz AND updated_at <= $2::timestamptz AND "
             "(updated_at > $1::timestamptz OR {0} >= $4::bigint OR {0} = ANY($5::bigint[]))",
@@ -247,18 +249,18 @@ void Extractor::open() {
     std::vector<std::optional<std::string>> params;
     if (window_.kind == WindowRequest::Kind::backfill) {
         params = {format_timestamp(*window_.lower), format_timestamp(*window_.upper)};
+    } else if (window_.lower && window_.held_back) {
+        const HeldBackPart& part = *window_.held_back;
+        std::string xids = "{";
+        for (const Xid8 xid : part.unseen.xids) {
+            xids += (xids.size() > 1 ? "," : "") + std::to_string(xid);
+        }
+        xids += "}";
+        params = {
+            format_timestamp(part.plain_after),   *until_text_,    format_timestamp(part.from),
+            std::to_string(part.unseen.xid_from), std::move(xids), std::to_string(snapshot->xmax)};
     } else if (window_.lower) {
         params = {format_timestamp(*window_.lower), *until_text_};
-        if (window_.held_back) {
-            const HeldBackPart& part = *window_.held_back;
-            std::string xids = "{";
-            for (const Xid8 xid : part.xids) {
-                xids += (xids.size() > 1 ? "," : "") + std::to_string(xid);
-            }
-            xids += "}";
-            params.insert(params.end(), {format_timestamp(part.from), std::to_string(part.xid_from),
-                                         std::move(xids), std::to_string(snapshot->xmax)});
-        }
     } else {
         params = {*until_text_};
     }

@@ -24,8 +24,9 @@ struct WindowRequest {
     enum class Kind { incremental, backfill } kind = Kind::incremental;
     std::optional<Timestamp> lower;  ///< exclusive (incremental) or inclusive (backfill)
     std::optional<Timestamp> upper;  ///< backfill only: exclusive
-    /// Incremental with a lower bound only: also the rows in [held_back.from,
-    /// lower] of the transactions the previous run waited for.
+    /// Incremental with a lower bound only: read [held_back.from, now]
+    /// instead, rows up to held_back.plain_after only when the last run's
+    /// snapshot could not see their writer (see HeldBackPart).
     std::optional<HeldBackPart> held_back;
     /// Incremental only: look at the source's open transactions before the
     /// snapshot (Extractor::sighting), for the next window's hold-back.
@@ -82,7 +83,7 @@ public:
     Timestamp until() const noexcept { return until_; }
     /// What the first open saw of the source's transactions (window.sight).
     const std::optional<Sighting>& sighting() const noexcept { return sighting_; }
-    /// Rows handed out from the held-back part of the window (updated_at <= lower).
+    /// Rows handed out from the filtered part of the window (updated_at <= plain_after).
     std::int64_t rows_reread() const noexcept { return rows_reread_; }
     /// How many times the cursor was reopened after a transient failure.
     int resumes() const noexcept { return resumes_; }
@@ -91,9 +92,10 @@ public:
 
     /// The SELECT used for the cursor (for logs and --dry-run). Parameters:
     /// backfill $1 lower, $2 upper; incremental $1 lower, $2 until (only $1
-    /// until without a lower bound), and with a held-back part $3 its from,
-    /// $4 xid_from, $5 the xids (bigint[]) and $6 the snapshot's xmax that
-    /// row xmins are widened against; then the resume key. With `resume`, it
+    /// until without a lower bound); with a held-back part $1 its
+    /// plain_after, $2 until, $3 its from, $4 xid_from, $5 the xids
+    /// (bigint[]) and $6 the snapshot's xmax that row xmins are widened
+    /// against; then the resume key. With `resume`, it
     /// starts at that key (inclusive; duplicates are skipped). A held-back
     /// window selects an 18th column: true for a row of the held-back part.
     static std::string select_sql(const SqlIdentifier& schema, const SqlIdentifier& table,

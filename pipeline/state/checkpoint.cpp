@@ -51,28 +51,38 @@ std::optional<Timestamp> timestamp_in(const Json& j, const char* key) {
     return parse_timestamp(it->get_ref<const std::string&>(), OffsetRule::required);
 }
 
-// The "hold_back" object; nullopt with `why` when any part of it is unreadable.
-std::optional<HoldBack> parse_hold_back(const Json& j, std::string& why) {
-    HoldBack out;
-    const auto mode = hold_back_mode_named(string_in(j, "mode"));
-    const auto floor = timestamp_in(j, "floor");
+// The "unseen" object; nullopt with `why` when any part of it is unreadable.
+std::optional<Unseen> parse_unseen(const Json& j, std::string& why) {
+    Unseen out;
     const auto xid_from = xid_in(j, "xid_from");
-    if (!mode || !floor || !xid_from || !j.contains("xids") || !j["xids"].is_array()) {
-        why = "mode, floor, xid_from or xids missing or of the wrong type";
+    if (!xid_from || !j.contains("xids") || !j["xids"].is_array()) {
+        why = "unseen: xid_from or xids missing or of the wrong type";
         return std::nullopt;
     }
-    out.mode = *mode;
-    out.floor = *floor;
-    out.capped = bool_in(j, "capped");
     out.xid_from = *xid_from;
     for (const Json& xid : j["xids"]) {
         if (!xid.is_number_unsigned()) {
-            why = "an xid is not a whole number";
+            why = "unseen: an xid is not a whole number";
             return std::nullopt;
         }
         out.xids.push_back(xid.get<Xid8>());
     }
     std::sort(out.xids.begin(), out.xids.end());
+    return out;
+}
+
+// The "hold_back" object; nullopt with `why` when any part of it is unreadable.
+std::optional<HoldBack> parse_hold_back(const Json& j, std::string& why) {
+    HoldBack out;
+    const auto mode = hold_back_mode_named(string_in(j, "mode"));
+    const auto floor = timestamp_in(j, "floor");
+    if (!mode || !floor) {
+        why = "hold_back: mode or floor missing or of the wrong type";
+        return std::nullopt;
+    }
+    out.mode = *mode;
+    out.floor = *floor;
+    out.capped = bool_in(j, "capped");
     if (auto waiting = j.find("waiting"); waiting != j.end() && waiting->is_array()) {
         for (const Json& w : *waiting) {
             if (!w.is_object()) {
@@ -133,12 +143,24 @@ std::optional<CheckpointState> parse_checkpoint(std::string_view text, std::stri
         state.pipeline = pipeline->get<std::string>();
     }
     state.version = checkpoint_version_of(text).value_or(1);
-    if (auto hold = doc.find("hold_back"); hold != doc.end() && !hold->is_null()) {
-        std::string hold_why;
-        state.hold_back = hold->is_object() ? parse_hold_back(*hold, hold_why) : std::nullopt;
-        if (!state.hold_back) {
-            state.hold_back_unreadable = hold->is_object() ? hold_why : "not an object";
+    // Either part unreadable: the next window falls back to reaching back the
+    // whole cap for every transaction (hold_back_unreadable).
+    std::string part_why;
+    if (auto unseen = doc.find("unseen"); unseen != doc.end() && !unseen->is_null()) {
+        state.unseen = unseen->is_object() ? parse_unseen(*unseen, part_why) : std::nullopt;
+        if (!state.unseen) {
+            state.hold_back_unreadable = unseen->is_object() ? part_why : "unseen: not an object";
         }
+    }
+    if (auto hold = doc.find("hold_back"); hold != doc.end() && !hold->is_null()) {
+        state.hold_back = hold->is_object() ? parse_hold_back(*hold, part_why) : std::nullopt;
+        if (!state.hold_back) {
+            state.hold_back_unreadable = hold->is_object() ? part_why : "hold_back: not an object";
+        }
+    }
+    if (state.hold_back_unreadable) {
+        state.unseen.reset();
+        state.hold_back.reset();
     }
     return state;
 }
@@ -149,14 +171,20 @@ std::string format_checkpoint(const CheckpointState& state) {
     doc["watermark"] = format_timestamp(state.watermark);
     doc["saved_at"] = format_timestamp(state.saved_at);
     doc["pipeline"] = state.pipeline;
+    if (state.unseen) {
+        nlohmann::ordered_json unseen;
+        unseen["xid_from"] = state.unseen->xid_from;
+        unseen["xids"] = state.unseen->xids;
+        doc["unseen"] = std::move(unseen);
+    } else {
+        doc["unseen"] = nullptr;
+    }
     if (state.hold_back) {
         const HoldBack& h = *state.hold_back;
         nlohmann::ordered_json hold;
         hold["mode"] = to_string(h.mode);
         hold["floor"] = format_timestamp(h.floor);
         hold["capped"] = h.capped;
-        hold["xid_from"] = h.xid_from;
-        hold["xids"] = h.xids;
         nlohmann::ordered_json waiting = nlohmann::ordered_json::array();
         for (const OpenTransaction& t : h.waiting) {
             waiting.push_back(open_transaction_json(t));
@@ -239,14 +267,17 @@ std::optional<std::filesystem::path> CheckpointStore::reset(Timestamp now) const
 }
 
 void CheckpointStore::save(Timestamp watermark, Timestamp now,
-                           const std::optional<HoldBack>& hold_back,
+                           const std::optional<NextWindow>& next,
                            const std::function<void()>& before_rename) const {
     ensure_directory(dir_, "checkpoint");
     CheckpointState state;
     state.watermark = watermark;
     state.saved_at = now;
     state.pipeline = pipeline_;
-    state.hold_back = hold_back;
+    if (next) {
+        state.unseen = next->unseen;
+        state.hold_back = next->hold_back;
+    }
     write_file_atomically(path_, format_checkpoint(state), before_rename);
     // A run killed between writing its temporary file and the rename leaves
     // ".<name>.tmp.<pid>" behind; it never held anything the checkpoint lacks.

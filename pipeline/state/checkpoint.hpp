@@ -22,7 +22,11 @@ struct CheckpointState {
     Timestamp watermark;
     Timestamp saved_at;
     std::string pipeline;
-    /// Transactions in progress at that window's snapshot (nullopt: none).
+    /// The transactions that window's snapshot could not see (nullopt: not
+    /// known, e.g. a version 1 file or `checkpoint set`: the whole overlap is read).
+    std::optional<Unseen> unseen = std::nullopt;
+    /// How far back the next window reaches for transactions that were open
+    /// (nullopt: none was).
     std::optional<HoldBack> hold_back = std::nullopt;
     /// Set when the file's hold-back could not be read: the next window then
     /// reaches back as far as the cap allows, for every transaction (safe,
@@ -39,7 +43,7 @@ struct CheckpointState {
 std::optional<CheckpointState> parse_checkpoint(std::string_view text, std::string& why);
 
 /// `{"version": 2, "watermark": ISO, "saved_at": ISO, "pipeline": name,
-/// "hold_back": null | {...}}` plus a newline.
+/// "unseen": null | {...}, "hold_back": null | {...}}` plus a newline.
 std::string format_checkpoint(const CheckpointState& state);
 
 /// The version a checkpoint text declares (1 when it has none), or nullopt
@@ -75,7 +79,7 @@ public:
     /// directory is created if missing; temporary files left by a run killed
     /// mid-write are removed. `before_rename` is a fail-point hook.
     void save(Timestamp watermark, Timestamp now,
-              const std::optional<HoldBack>& hold_back = std::nullopt,
+              const std::optional<NextWindow>& next = std::nullopt,
               const std::function<void()>& before_rename = {}) const;
 
     /// Moves the checkpoint aside to `<file>.reset.<YYYYmmdd_HHMMSS>` (never

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -25,6 +27,16 @@ struct MergeCounts {
     double commit_seconds = 0;  ///< COMMIT (0 where the MERGE commits itself)
 };
 
+/// What a run has cost in warehouse time (Snowflake).
+struct WarehouseCost {
+    /// From this run's RESUME, or the statements' own time when the
+    /// warehouse was already running; 0 when it was never woken.
+    double seconds = 0;
+    /// Estimated credits: the size's credits per hour for `seconds` (at least
+    /// 60 s when this run resumed it); nullopt when the size is unknown.
+    std::optional<double> credits;
+};
+
 /// The batch being loaded, for logs and the fail points inside its transaction.
 struct BatchContext {
     int number = 0;
@@ -42,8 +54,13 @@ class Warehouse {
 public:
     virtual ~Warehouse() = default;
 
-    /// Called once after the run lock is taken, before any other call
-    /// (Snowflake: resume the warehouse if it is suspended).
+    /// True where writing a run record needs a running warehouse (Snowflake).
+    /// Such a warehouse is only started for a batch with rows; a run with
+    /// nothing to load keeps its record in the local journal instead.
+    virtual bool records_wake_warehouse() const { return false; }
+
+    /// Called once before the first call that needs the warehouse (Snowflake:
+    /// resume it if it is suspended).
     virtual void begin_run() {}
     /// Called once on every exit path after the last run record (Snowflake:
     /// drop this run's staging table, suspend the warehouse if begin_run
@@ -52,17 +69,24 @@ public:
 
     /// Idempotent DDL: the target table and the run-record table.
     virtual void ensure_schema() = 0;
-    /// Removes staging tables left behind by crashed runs.
-    virtual void drop_stale_staging() = 0;
+    /// Removes staging tables left behind by crashed runs. `after_crash`: a
+    /// run of this pipeline is known to have ended without a result.
+    virtual void drop_stale_staging(bool after_crash) = 0;
     /// Stages `rows` (unique order_ids) and MERGEs them newer-wins into the
     /// target. **Durable when it returns**: the run may advance the
     /// checkpoint past these rows. Throws Error(destination) on failure, in
     /// which case nothing of this batch is visible. Calls `batch.hit()` for
     /// after_stage and after_merge.
     virtual MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) = 0;
-    /// Inserts or updates the run record keyed by run_id. Must work even after
-    /// a load failure (reconnecting if needed).
-    virtual void upsert_run_record(const RunRecord& record) = 0;
+    /// Inserts or updates run records keyed by run_id, oldest first, in as
+    /// few statements as the destination allows. Must work even after a load
+    /// failure (reconnecting if needed).
+    virtual void upsert_run_records(std::span<const RunRecord> records) = 0;
+    void upsert_run_record(const RunRecord& record) { upsert_run_records({&record, 1}); }
+
+    /// What this run has cost in warehouse time so far; nullopt where the
+    /// destination bills no warehouse time (PostgreSQL).
+    virtual std::optional<WarehouseCost> cost() const { return std::nullopt; }
 };
 
 /// Who is loading: labels sessions and statements, names staging tables.
@@ -70,7 +94,8 @@ struct WarehouseSession {
     std::string application_name;  ///< "orders-pipeline <pipeline> <run id>"
     std::string pipeline_name;
     std::string run_id;
-    RetryPolicy retry;  ///< for the Snowflake client's own resubmissions
+    RetryPolicy retry;                ///< for the Snowflake client's own resubmissions
+    std::filesystem::path state_dir;  ///< CHECKPOINT_DIR: local memory of what was ensured
 };
 
 /// The statements a run sends to `destination`, in order, for --dry-run

@@ -84,6 +84,7 @@ struct Execution {
     std::vector<std::vector<Json>> rows;
     Json row_type;
     Clock::time_point ready_at;
+    bool compute = false;  // the statement needed a running warehouse
 };
 
 struct Request {
@@ -544,6 +545,7 @@ Answer Emulator::statement(const Request& r, int connection, bool& drop) {
     e.answer.body["statementStatusUrl"] = "/api/v2/statements/" + e.handle;
     e.answer.body["requestId"] = request_id;
     entry["executed"] = true;
+    entry["compute"] = e.compute;
     entry["handle"] = e.handle;
     entry["status"] = e.answer.status;
     if (e.answer.status != 200) {
@@ -580,10 +582,11 @@ Answer Emulator::run_sql(const std::string& sql, const Json& bindings, const std
         const std::string pattern = upper(sql.substr(22, sql.find('\'', 22) - 22));
         e.row_type = Json::array({{{"name", "name"}, {"type", "text"}},
                                   {{"name", "state"}, {"type", "text"}},
-                                  {{"name", "type"}, {"type", "text"}}});
+                                  {{"name", "type"}, {"type", "text"}},
+                                  {{"name", "size"}, {"type", "text"}}});
         for (const auto& [name, state] : o_.warehouses) {
             if (name == pattern) {  // the loader sends exact names
-                e.rows.push_back({name, state, "STANDARD"});
+                e.rows.push_back({name, state, "STANDARD", "X-Small"});
             }
         }
         return ok_answer();
@@ -649,8 +652,11 @@ Answer Emulator::run_sql(const std::string& sql, const Json& bindings, const std
     if (first == "BEGIN" || first == "COMMIT" || first == "USE" || first == "ROLLBACK") {
         return error_answer(422, "391911", "Command not supported by SQL API.", "0A000");
     }
-    // Statements that need compute run on the request's warehouse (AUTO_RESUME = TRUE).
-    if (first == "INSERT" || first == "MERGE" || first == "DELETE" || first == "SELECT") {
+    // Statements that need compute run on the request's warehouse (AUTO_RESUME = TRUE);
+    // SHOW, CREATE, ALTER and DROP are metadata operations that need none.
+    if (first == "INSERT" || first == "MERGE" || first == "DELETE" || first == "SELECT" ||
+        first == "UPDATE" || first == "COPY") {
+        e.compute = true;
         auto it = o_.warehouses.find(warehouse);
         if (it == o_.warehouses.end()) {
             return error_answer(422, "000606",
@@ -746,9 +752,19 @@ Answer Emulator::run_pg(std::string sql, const Json& bindings, Execution& e) {
 
     const auto pg_error = [&](PGresult* res) {
         const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        Answer a = error_answer(422, "100000",
-                                fmt::format("SQL execution error: {}", PQresultErrorMessage(res)),
-                                state != nullptr ? state : "XX000", e.handle);
+        const std::string sql_state = state != nullptr ? state : "XX000";
+        // A missing table or schema is Snowflake's 002003 (sqlState 02000).
+        const bool missing = sql_state == "42P01" || sql_state == "3F000";
+        Answer a =
+            missing
+                ? error_answer(422, "002003",
+                               fmt::format("SQL compilation error:\nObject does not exist "
+                                           "or not authorized. ({})",
+                                           PQresultErrorMessage(res)),
+                               "02000", e.handle)
+                : error_answer(422, "100000",
+                               fmt::format("SQL execution error: {}", PQresultErrorMessage(res)),
+                               sql_state, e.handle);
         PQclear(res);
         PQclear(PQexec(pg_, "ROLLBACK"));
         return a;

@@ -22,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     auto again = pipeline::parse_checkpoint(pipeline::format_checkpoint(*state), why);
     if (!again || again->watermark.micros != state->watermark.micros ||
-        again->hold_back != state->hold_back) {
+        again->hold_back != state->hold_back || again->unseen != state->unseen) {
         std::abort();
     }
     return 0;

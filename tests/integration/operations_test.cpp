@@ -359,6 +359,8 @@ TEST_F(OperationsTest, DoctorPassesOnAHealthySetupAndCatchesMissingIndexAndTable
               std::string::npos)
         << broken.out;
 
+    // Rows for the next window (the overlap re-reads none the last run loaded).
+    src_.exec("UPDATE orders SET updated_at = now() WHERE order_id % 10 = 1");
     for (int i = 0; i < 3; ++i) {
         run_cli({"run"}, {{"ORDERS_PIPELINE_FAIL_POINT", "after_extract=error"}});
     }

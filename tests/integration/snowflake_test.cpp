@@ -14,84 +14,14 @@
 
 #include "pipeline/core/unicode.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_sql.hpp"
-#include "tests/support/pipeline_fixture.hpp"
-#include "tests/support/snowflake_emulator.hpp"
+#include "tests/support/snowflake_fixture.hpp"
 
 namespace {
 
 using Json = nlohmann::json;
-
-constexpr std::string_view sf_pipeline = "orders_sf";
-
-// About 2,600 changed rows for the next window: updates and new orders, some invalid.
-constexpr std::string_view source_changes =
-    "UPDATE orders SET status = 'delivering', updated_at = now() WHERE order_id % 9 = 0;"
-    "SELECT freshmart_seed(2000, 200000, now(), 0);";
-
-class SnowflakeTest : public test::PipelineFixture {
-protected:
-    /// Settings of a run into `emulator` (its own pipeline name, so its
-    /// checkpoint is separate from the PostgreSQL runs').
-    std::map<std::string, std::string> sf_env(const test::SnowflakeEmulator& emulator,
-                                              std::map<std::string, std::string> overrides = {}) {
-        auto env = emulator.settings();
-        env["ORDERS_PIPELINE_PIPELINE_NAME"] = std::string(sf_pipeline);
-        for (auto& [k, v] : overrides) {
-            env[k] = v;
-        }
-        return env;
-    }
-
-    test::ProcessResult run_sf(const test::SnowflakeEmulator& emulator,
-                               std::map<std::string, std::string> overrides = {}) {
-        return run_cli({"run"}, sf_env(emulator, std::move(overrides)));
-    }
-
-    std::vector<std::string> sf_loaded() const { return loaded_in(sf_); }
-
-    std::string sf_staging_tables() const {
-        return sf_.scalar(
-            "SELECT count(*) FROM pg_tables WHERE schemaname = 'silver' AND tablename LIKE "
-            "'op_stg_%'");
-    }
-
-    /// request_ids executed more than once, according to the emulator.
-    static std::vector<std::string> executed_twice(const std::vector<Json>& log) {
-        std::map<std::string, int> executions;
-        for (const auto& line : log) {
-            if (line.value("event", "") == "request" && line.value("executed", false)) {
-                ++executions[line.value("request_id", "")];
-            }
-        }
-        std::vector<std::string> twice;
-        for (const auto& [id, n] : executions) {
-            if (n > 1 || id.empty()) {
-                twice.push_back(id.empty() ? "<no requestId>" : id);
-            }
-        }
-        return twice;
-    }
-
-    static int count(const std::vector<Json>& log, std::string_view key, const Json& value) {
-        int n = 0;
-        for (const auto& line : log) {
-            n += line.contains(key) && line[std::string(key)] == value ? 1 : 0;
-        }
-        return n;
-    }
-
-    static std::vector<std::string> warehouse_actions(const std::vector<Json>& log) {
-        std::vector<std::string> actions;
-        for (const auto& line : log) {
-            if (line.value("event", "") == "warehouse") {
-                actions.push_back(line.value("action", ""));
-            }
-        }
-        return actions;
-    }
-
-    test::TestDatabase sf_{"sf"};
-};
+using test::sf_pipeline;
+using test::SnowflakeTest;
+using test::source_changes;
 
 TEST_F(SnowflakeTest, InitialAndIncrementalRunsMatchThePostgresDestination) {
     const test::SnowflakeEmulator emulator(sf_);
@@ -276,7 +206,9 @@ TEST_F(SnowflakeTest, WarehouseIsSuspendedAgainOnFailureOnlyIfThisRunResumedIt) 
         EXPECT_EQ(sf.exit_code, 0) << sf.err;
         EXPECT_TRUE(warehouse_actions(emulator.log()).empty());
     }
-    {  // Suspended, but suspending is switched off.
+    {  // Suspended, but suspending is switched off (and rows to load: a run with none
+       // would not wake it at all).
+        src_.exec(source_changes);
         const test::SnowflakeEmulator emulator(sf_);
         const auto sf =
             run_sf(emulator, {{"ORDERS_PIPELINE_SNOWFLAKE_SUSPEND_WAREHOUSE", "false"}});

@@ -47,6 +47,13 @@ Sighting primary() {
 
 const pipeline::HoldBackSettings settings{24LL * 3600 * second, 3600LL * second};
 
+std::optional<pipeline::HoldBack> plan(const Sighting& s, const pipeline::HoldBackSettings& with) {
+    return pipeline::plan_next_window(s, with).hold_back;
+}
+pipeline::Unseen unseen_of(const Sighting& s) {
+    return pipeline::plan_next_window(s, settings).unseen;
+}
+
 TEST(CommitWindowTest, WidenXidTakesTheEpochOfTheReferenceOrTheOneBefore) {
     EXPECT_EQ(pipeline::widen_xid(5, 10), 5u);
     EXPECT_EQ(pipeline::widen_xid(5, 3 * epoch + 10), 3 * epoch + 5);
@@ -73,21 +80,23 @@ TEST(CommitWindowTest, SnapshotTextParses) {
 
 TEST(CommitWindowTest, NothingOpenMeansNoHoldBack) {
     Sighting s = primary();  // xids in progress, but of sessions in other databases
-    EXPECT_FALSE(pipeline::plan_hold_back(s, settings));
+    EXPECT_FALSE(plan(s, settings));
     EXPECT_FALSE(pipeline::xid_scan_start(s)) << "nothing to scan for";
+    // Unseen: whatever began after the look (its xids come after it), not the others.
+    EXPECT_EQ(unseen_of(s), (pipeline::Unseen{1008, {}}));
 }
 
 TEST(CommitWindowTest, EarlyWriterHoldsBackToItsStartWithItsSubtransactions) {
     Sighting s = primary();
     s.open = {session(11, 1000, 300), session(12, std::nullopt, 0)};
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
     EXPECT_EQ(h->mode, HoldBackMode::exact);
     EXPECT_EQ(h->floor, seconds_before(300));
     EXPECT_FALSE(h->capped);
-    EXPECT_EQ(h->xid_from, 1010u);
+    EXPECT_EQ(unseen_of(s).xid_from, 1010u);
     // Every xid in progress, subtransactions included (whoever's they are).
-    EXPECT_EQ(h->xids, (std::vector<Xid8>{1000, 1001, 1003, 1005, 1009}));
+    EXPECT_EQ(unseen_of(s).xids, (std::vector<Xid8>{1000, 1001, 1003, 1005, 1009}));
     EXPECT_EQ(h->waiting.size(), 2u);
     EXPECT_EQ(pipeline::xid_scan_start(s), 1000u);
     EXPECT_DOUBLE_EQ(pipeline::hold_back_seconds(h, at), 300.0);
@@ -97,10 +106,10 @@ TEST(CommitWindowTest, EarlyWriterHoldsBackToItsStartWithItsSubtransactions) {
 TEST(CommitWindowTest, LateWriterWithoutXidHoldsBackToItsStart) {
     Sighting s = primary();
     s.open = {session(12, std::nullopt, 42)};
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
     EXPECT_EQ(h->floor, seconds_before(42));
-    EXPECT_EQ(h->xid_from, 1010u);  // its xid, when it gets one, is from xmax on
+    EXPECT_EQ(unseen_of(s).xid_from, 1010u);  // its xid, when it gets one, is from xmax on
     // Its first xid may come between the look and the snapshot: the scan starts there.
     EXPECT_EQ(pipeline::xid_scan_start(s), 1008u);
 }
@@ -108,43 +117,43 @@ TEST(CommitWindowTest, LateWriterWithoutXidHoldsBackToItsStart) {
 TEST(CommitWindowTest, WriterThatEndedBeforeTheSnapshotIsNotWaitedFor) {
     Sighting s = primary();
     s.open = {session(13, 1002, 600)};  // not in xip: committed before the snapshot
-    EXPECT_FALSE(pipeline::plan_hold_back(s, settings));
+    EXPECT_FALSE(plan(s, settings));
 }
 
 TEST(CommitWindowTest, TransactionEndedBetweenSnapshotAndScanTakesEveryXidFromIt) {
     Sighting s = primary();
     s.open = {session(11, 1003, 30)};
     s.in_progress = std::vector<Xid8>{1000, 1001};  // 1003 ended: its subxids went unseen
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
-    EXPECT_EQ(h->xid_from, 1003u);
-    EXPECT_EQ(h->xids, (std::vector<Xid8>{1000, 1001}));
+    EXPECT_EQ(unseen_of(s).xid_from, 1003u);
+    EXPECT_EQ(unseen_of(s).xids, (std::vector<Xid8>{1000, 1001}));
 }
 
 TEST(CommitWindowTest, RangeTooLongToScanTakesEveryXidFromItsStart) {
     Sighting s = primary();
     s.open = {session(11, 1003, 30)};
     s.in_progress.reset();
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
-    EXPECT_EQ(h->xid_from, 1003u);
-    EXPECT_TRUE(h->xids.empty());
+    EXPECT_EQ(unseen_of(s).xid_from, 1003u);
+    EXPECT_TRUE(unseen_of(s).xids.empty());
 }
 
 TEST(CommitWindowTest, HiddenSessionsBoundTheHoldBackByTheAssumedLongestTransaction) {
     Sighting s = primary();
     s.sees_all_sessions = false;
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
     EXPECT_EQ(h->mode, HoldBackMode::bounded);
     EXPECT_EQ(h->floor, seconds_before(3600));
     EXPECT_EQ(pipeline::xid_scan_start(s), 1000u) << "any running xid may be a hidden one's";
     // A visible older one still counts.
     s.open = {session(11, 1000, 7200)};
-    EXPECT_EQ(pipeline::plan_hold_back(s, settings)->floor, seconds_before(7200));
+    EXPECT_EQ(plan(s, settings)->floor, seconds_before(7200));
     // Assuming no transaction outlives a run gives no hold-back at all.
     s.open.clear();
-    EXPECT_FALSE(pipeline::plan_hold_back(s, {settings.cap_micros, 0}));
+    EXPECT_FALSE(plan(s, {settings.cap_micros, 0}));
 }
 
 TEST(CommitWindowTest, ReplicaScansFromTheSnapshotsXminAndBoundsTheFloor) {
@@ -155,14 +164,14 @@ TEST(CommitWindowTest, ReplicaScansFromTheSnapshotsXminAndBoundsTheFloor) {
     EXPECT_EQ(pipeline::xid_scan_start(s), 990u);
     s.scanned_from = 990;
     s.in_progress = std::vector<Xid8>{990, 1002};
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
     EXPECT_EQ(h->mode, HoldBackMode::replica);
     EXPECT_EQ(h->floor, seconds_before(3600));
-    EXPECT_EQ(h->xid_from, 1010u);
-    EXPECT_EQ(h->xids, (std::vector<Xid8>{990, 1002}));
+    EXPECT_EQ(unseen_of(s).xid_from, 1010u);
+    EXPECT_EQ(unseen_of(s).xids, (std::vector<Xid8>{990, 1002}));
     s.in_progress.reset();
-    EXPECT_EQ(pipeline::plan_hold_back(s, settings)->xid_from, 990u);
+    EXPECT_EQ(unseen_of(s).xid_from, 990u);
 }
 
 TEST(CommitWindowTest, PreparedTransactionIsBoundedLikeAnUnseenStart) {
@@ -171,7 +180,7 @@ TEST(CommitWindowTest, PreparedTransactionIsBoundedLikeAnUnseenStart) {
     prepared.xid = 1003;
     prepared.state = "prepared";
     s.open = {prepared};
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
     EXPECT_EQ(h->mode, HoldBackMode::exact);
     EXPECT_EQ(h->floor, seconds_before(3600));
@@ -180,11 +189,11 @@ TEST(CommitWindowTest, PreparedTransactionIsBoundedLikeAnUnseenStart) {
 TEST(CommitWindowTest, CapRaisesTheFloorAndSaysSo) {
     Sighting s = primary();
     s.open = {session(11, 1000, 3 * 86400)};
-    const auto h = pipeline::plan_hold_back(s, settings);
+    const auto h = plan(s, settings);
     ASSERT_TRUE(h);
     EXPECT_TRUE(h->capped);
     EXPECT_EQ(h->floor, seconds_before(86400));
-    const auto none = pipeline::plan_hold_back(s, {0, settings.assumed_max_transaction_micros});
+    const auto none = plan(s, {0, settings.assumed_max_transaction_micros});
     ASSERT_TRUE(none);
     EXPECT_TRUE(none->capped);
     EXPECT_EQ(none->floor, at);
@@ -201,15 +210,17 @@ TEST(CommitWindowTest, DescribeNamesPidXidStateAndStart) {
 
 // ---- checkpoint version 2 ---------------------------------------------------
 
-HoldBack sample_hold_back() {
+pipeline::NextWindow sample_next_window() {
     Sighting s = primary();
     s.open = {session(11, 1000, 300)};
-    return *pipeline::plan_hold_back(s, settings);
+    return pipeline::plan_next_window(s, settings);
 }
 
 TEST(CommitWindowTest, CheckpointKeepsTheHoldBack) {
     pipeline::CheckpointState state{at, at, "orders"};
-    state.hold_back = sample_hold_back();
+    const auto next = sample_next_window();
+    state.unseen = next.unseen;
+    state.hold_back = next.hold_back;
     const std::string text = pipeline::format_checkpoint(state);
     EXPECT_NE(text.find("\"version\":2"), std::string::npos) << text;
     std::string why;
@@ -218,6 +229,8 @@ TEST(CommitWindowTest, CheckpointKeepsTheHoldBack) {
     EXPECT_EQ(back->version, 2);
     ASSERT_TRUE(back->hold_back);
     EXPECT_EQ(*back->hold_back, *state.hold_back);
+    ASSERT_TRUE(back->unseen);
+    EXPECT_EQ(*back->unseen, *state.unseen);
     EXPECT_FALSE(back->hold_back_unreadable);
 }
 
@@ -236,11 +249,12 @@ TEST(CommitWindowTest, VersionOneCheckpointReadsWithoutHoldBack) {
 TEST(CommitWindowTest, UnreadableHoldBackIsNotACorruptCheckpoint) {
     std::string why;
     const auto state = pipeline::parse_checkpoint(
-        R"({"version": 2, "watermark": "2026-11-22T04:55:49Z", "hold_back": {"mode": "exact",
-            "floor": "2026-11-22T04:00:00Z", "xid_from": "many", "xids": []}})",
+        R"({"version": 2, "watermark": "2026-11-22T04:55:49Z", "unseen": {"xid_from": "many",
+            "xids": []}, "hold_back": {"mode": "exact", "floor": "2026-11-22T04:00:00Z"}})",
         why);
     ASSERT_TRUE(state) << why;
     EXPECT_FALSE(state->hold_back);
+    EXPECT_FALSE(state->unseen);
     ASSERT_TRUE(state->hold_back_unreadable);
 }
 

@@ -62,13 +62,20 @@ TEST(SnowflakeSqlTest, StagingNamesArePlainAndPrefixedPerPipeline) {
               "SHOW TABLES LIKE 'OP_STG_1_%' IN SCHEMA SILVER");
 }
 
-TEST(SnowflakeSqlTest, RunRecordMergeBindsFifteenScalars) {
+TEST(SnowflakeSqlTest, RunRecordMergeBindsSeventeenScalarsPerRecord) {
     const auto run_table = *QualifiedName::parse("monitoring.pipeline_runs");
-    const std::string merge = pipeline::sf_upsert_run_record_sql(run_table);
+    const std::string merge = pipeline::sf_upsert_run_records_sql(run_table, 1);
     EXPECT_TRUE(merge.starts_with("MERGE INTO MONITORING.PIPELINE_RUNS t"));
-    EXPECT_EQ(std::count(merge.begin(), merge.end(), '?'), 15);
-    EXPECT_NE(pipeline::sf_create_run_table_sql(run_table).find("PRIMARY KEY (RUN_ID)"),
-              std::string::npos);
+    EXPECT_EQ(std::count(merge.begin(), merge.end(), '?'), 17);
+    const std::string three = pipeline::sf_upsert_run_records_sql(run_table, 3);
+    EXPECT_EQ(std::count(three.begin(), three.end(), '?'), 3 * 17);
+    EXPECT_NE(three.find("UNION ALL SELECT"), std::string::npos);
+    const std::string ddl = pipeline::sf_create_run_table_sql(run_table);
+    EXPECT_NE(ddl.find("PRIMARY KEY (RUN_ID)"), std::string::npos);
+    EXPECT_NE(ddl.find("CREDITS_ESTIMATE FLOAT"), std::string::npos);
+    EXPECT_EQ(pipeline::sf_add_run_table_columns_sql(run_table).front(),
+              "ALTER TABLE MONITORING.PIPELINE_RUNS ADD COLUMN IF NOT EXISTS WAREHOUSE_SECONDS "
+              "FLOAT");
 }
 
 TEST(HttpClientTest, RequestIdsAreDistinctVersion4Uuids) {

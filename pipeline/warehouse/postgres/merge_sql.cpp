@@ -70,8 +70,12 @@ std::string pg_create_run_table_sql(const QualifiedName& run_table) {
         "    rows_updated bigint NOT NULL DEFAULT 0,\n"
         "    duration_seconds double precision,\n"
         "    error_message text,\n"
-        "    environment text NOT NULL\n"
-        ")",
+        "    environment text NOT NULL,\n"
+        "    warehouse_seconds double precision,\n"
+        "    credits_estimate double precision\n"
+        ");\n"
+        "ALTER TABLE {0}.{1} ADD COLUMN IF NOT EXISTS warehouse_seconds double precision, "
+        "ADD COLUMN IF NOT EXISTS credits_estimate double precision",
         run_table.schema.str(), run_table.table.str());
 }
 
@@ -124,14 +128,18 @@ std::string pg_upsert_run_record_sql(const QualifiedName& run_table) {
     return fmt::format(
         "INSERT INTO {} (run_id, pipeline_name, mode, run_date, started_at, finished_at, status,\n"
         "    rows_extracted, rows_written, rows_rejected, rows_inserted, rows_updated,\n"
-        "    duration_seconds, error_message, environment)\n"
+        "    duration_seconds, error_message, environment, warehouse_seconds, credits_estimate)\n"
         "VALUES ($1, $2, $3, $4::date, $5::timestamptz, $6::timestamptz, $7, $8::bigint,\n"
-        "    $9::bigint, $10::bigint, $11::bigint, $12::bigint, $13::double precision, $14, $15)\n"
+        "    $9::bigint, $10::bigint, $11::bigint, $12::bigint, $13::double precision, $14, $15,\n"
+        "    $16::double precision, $17::double precision)\n"
         "ON CONFLICT (run_id) DO UPDATE SET finished_at = EXCLUDED.finished_at,\n"
         "    status = EXCLUDED.status, rows_extracted = EXCLUDED.rows_extracted,\n"
         "    rows_written = EXCLUDED.rows_written, rows_rejected = EXCLUDED.rows_rejected,\n"
         "    rows_inserted = EXCLUDED.rows_inserted, rows_updated = EXCLUDED.rows_updated,\n"
-        "    duration_seconds = EXCLUDED.duration_seconds, error_message = EXCLUDED.error_message",
+        "    duration_seconds = EXCLUDED.duration_seconds, error_message = "
+        "EXCLUDED.error_message,\n"
+        "    warehouse_seconds = EXCLUDED.warehouse_seconds,\n"
+        "    credits_estimate = EXCLUDED.credits_estimate",
         run_table.str());
 }
 

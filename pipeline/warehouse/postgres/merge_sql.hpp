@@ -17,7 +17,8 @@ inline constexpr std::string_view pg_staging_table = "orders_pipeline_stage";
 /// CREATE SCHEMA/TABLE IF NOT EXISTS for the 25-column target (primary key order_id).
 std::string pg_create_target_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
 
-/// CREATE SCHEMA/TABLE IF NOT EXISTS for the run-record table.
+/// CREATE SCHEMA/TABLE IF NOT EXISTS for the run-record table, and the
+/// columns later versions added (ALTER TABLE ... ADD COLUMN IF NOT EXISTS).
 std::string pg_create_run_table_sql(const QualifiedName& run_table);
 
 /// CREATE TEMP TABLE IF NOT EXISTS for staging, shaped like the target, emptied at each commit.
@@ -67,7 +68,7 @@ std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier&
 /// staging; returns one row: (inserted, updated).
 std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
 
-/// Upsert of one run record with 15 parameters in RunRecord order.
+/// Upsert of one run record with 17 parameters in RunRecord order.
 std::string pg_upsert_run_record_sql(const QualifiedName& run_table);
 
 }  // namespace pipeline

@@ -73,7 +73,7 @@ void PostgresWarehouse::ensure_schema() {
     }
 }
 
-void PostgresWarehouse::drop_stale_staging() {
+void PostgresWarehouse::drop_stale_staging(bool /*after_crash*/) {
     // Staging is a TEMP table: PostgreSQL drops it with the session of a
     // crashed run, so there is never anything to clean here.
 }
@@ -221,7 +221,16 @@ MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
     }
 }
 
-void PostgresWarehouse::upsert_run_record(const RunRecord& r) {
+void PostgresWarehouse::upsert_run_records(std::span<const RunRecord> records) {
+    for (const RunRecord& r : records) {
+        upsert_one(r);
+    }
+}
+
+void PostgresWarehouse::upsert_one(const RunRecord& r) {
+    const auto number = [](const std::optional<double>& value) {
+        return value ? std::optional(fmt::format("{:.3f}", *value)) : std::nullopt;
+    };
     const std::vector<std::optional<std::string>> params = {
         r.run_id,
         r.pipeline_name,
@@ -239,6 +248,9 @@ void PostgresWarehouse::upsert_run_record(const RunRecord& r) {
                            : std::nullopt,
         r.error_message,
         r.environment,
+        number(r.warehouse_seconds),
+        r.credits_estimate ? std::optional(fmt::format("{:.6f}", *r.credits_estimate))
+                           : std::nullopt,
     };
     connection().exec_params(pg_upsert_run_record_sql(destination_.run_table), params,
                              fmt::format("[UPSERT {}]", destination_.run_table.str()));

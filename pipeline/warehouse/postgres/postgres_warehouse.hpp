@@ -26,12 +26,13 @@ public:
     PostgresWarehouse(const DestinationConfig& destination, std::string application_name);
 
     void ensure_schema() override;
-    void drop_stale_staging() override;
+    void drop_stale_staging(bool after_crash) override;
     MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
-    void upsert_run_record(const RunRecord& record) override;
+    void upsert_run_records(std::span<const RunRecord> records) override;
 
 private:
     PgConnection& connection();
+    void upsert_one(const RunRecord& record);
     /// Fills copy_order_ with the batch's (order_id, index) pairs, sorted.
     void order_by_key(std::span<const OrderRow> rows);
     /// COPY `rows` (25 columns, in copy_format_) with `copy_sql`, in copy_order_.

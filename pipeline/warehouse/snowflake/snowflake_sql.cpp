@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "pipeline/core/unicode.hpp"
 #include "pipeline/orders/order_row.hpp"
@@ -106,9 +107,18 @@ std::string sf_create_run_table_sql(const QualifiedName& run_table) {
         "    DURATION_SECONDS FLOAT,\n"
         "    ERROR_MESSAGE VARCHAR,\n"
         "    ENVIRONMENT VARCHAR NOT NULL,\n"
+        "    WAREHOUSE_SECONDS FLOAT,\n"
+        "    CREDITS_ESTIMATE FLOAT,\n"
         "    PRIMARY KEY (RUN_ID)\n"
         ")",
         upper(run_table.schema), upper(run_table.table));
+}
+
+std::vector<std::string> sf_add_run_table_columns_sql(const QualifiedName& run_table) {
+    return {fmt::format("ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS WAREHOUSE_SECONDS FLOAT",
+                        upper(run_table.schema), upper(run_table.table)),
+            fmt::format("ALTER TABLE {}.{} ADD COLUMN IF NOT EXISTS CREDITS_ESTIMATE FLOAT",
+                        upper(run_table.schema), upper(run_table.table))};
 }
 
 std::string sf_staging_prefix(std::string_view pipeline) {
@@ -158,30 +168,48 @@ std::string sf_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table
         upper(schema), upper(table), staging, prune, updates, column_list(), column_list("s."));
 }
 
-std::string sf_upsert_run_record_sql(const QualifiedName& run_table) {
-    return fmt::format(
-        "MERGE INTO {}.{} t\n"
-        "USING (SELECT CAST(? AS VARCHAR) AS RUN_ID, CAST(? AS VARCHAR) AS PIPELINE_NAME,\n"
+std::string sf_upsert_run_records_sql(const QualifiedName& run_table, std::size_t records) {
+    constexpr std::string_view first_row =
+        "SELECT CAST(? AS VARCHAR) AS RUN_ID, CAST(? AS VARCHAR) AS PIPELINE_NAME,\n"
         "    CAST(? AS VARCHAR) AS MODE, CAST(? AS DATE) AS RUN_DATE,\n"
         "    CAST(? AS TIMESTAMP_TZ(6)) AS STARTED_AT, CAST(? AS TIMESTAMP_TZ(6)) AS FINISHED_AT,\n"
         "    CAST(? AS VARCHAR) AS STATUS, CAST(? AS NUMBER(19,0)) AS ROWS_EXTRACTED,\n"
         "    CAST(? AS NUMBER(19,0)) AS ROWS_WRITTEN, CAST(? AS NUMBER(19,0)) AS ROWS_REJECTED,\n"
         "    CAST(? AS NUMBER(19,0)) AS ROWS_INSERTED, CAST(? AS NUMBER(19,0)) AS ROWS_UPDATED,\n"
         "    CAST(? AS FLOAT) AS DURATION_SECONDS, CAST(? AS VARCHAR) AS ERROR_MESSAGE,\n"
-        "    CAST(? AS VARCHAR) AS ENVIRONMENT) s\n"
+        "    CAST(? AS VARCHAR) AS ENVIRONMENT, CAST(? AS FLOAT) AS WAREHOUSE_SECONDS,\n"
+        "    CAST(? AS FLOAT) AS CREDITS_ESTIMATE";
+    // Later rows take their column names from the first (UNION ALL).
+    constexpr std::string_view next_row =
+        "\n    UNION ALL SELECT CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS VARCHAR),\n"
+        "    CAST(? AS DATE), CAST(? AS TIMESTAMP_TZ(6)), CAST(? AS TIMESTAMP_TZ(6)),\n"
+        "    CAST(? AS VARCHAR), CAST(? AS NUMBER(19,0)), CAST(? AS NUMBER(19,0)),\n"
+        "    CAST(? AS NUMBER(19,0)), CAST(? AS NUMBER(19,0)), CAST(? AS NUMBER(19,0)),\n"
+        "    CAST(? AS FLOAT), CAST(? AS VARCHAR), CAST(? AS VARCHAR), CAST(? AS FLOAT),\n"
+        "    CAST(? AS FLOAT)";
+    std::string rows(first_row);
+    for (std::size_t i = 1; i < records; ++i) {
+        rows += next_row;
+    }
+    return fmt::format(
+        "MERGE INTO {}.{} t\n"
+        "USING ({}) s\n"
         "ON t.RUN_ID = s.RUN_ID\n"
         "WHEN MATCHED THEN UPDATE SET FINISHED_AT = s.FINISHED_AT, STATUS = s.STATUS,\n"
         "    ROWS_EXTRACTED = s.ROWS_EXTRACTED, ROWS_WRITTEN = s.ROWS_WRITTEN,\n"
         "    ROWS_REJECTED = s.ROWS_REJECTED, ROWS_INSERTED = s.ROWS_INSERTED,\n"
         "    ROWS_UPDATED = s.ROWS_UPDATED, DURATION_SECONDS = s.DURATION_SECONDS,\n"
-        "    ERROR_MESSAGE = s.ERROR_MESSAGE\n"
+        "    ERROR_MESSAGE = s.ERROR_MESSAGE, WAREHOUSE_SECONDS = s.WAREHOUSE_SECONDS,\n"
+        "    CREDITS_ESTIMATE = s.CREDITS_ESTIMATE\n"
         "WHEN NOT MATCHED THEN INSERT (RUN_ID, PIPELINE_NAME, MODE, RUN_DATE, STARTED_AT,\n"
         "    FINISHED_AT, STATUS, ROWS_EXTRACTED, ROWS_WRITTEN, ROWS_REJECTED, ROWS_INSERTED,\n"
-        "    ROWS_UPDATED, DURATION_SECONDS, ERROR_MESSAGE, ENVIRONMENT)\n"
+        "    ROWS_UPDATED, DURATION_SECONDS, ERROR_MESSAGE, ENVIRONMENT, WAREHOUSE_SECONDS,\n"
+        "    CREDITS_ESTIMATE)\n"
         "VALUES (s.RUN_ID, s.PIPELINE_NAME, s.MODE, s.RUN_DATE, s.STARTED_AT, s.FINISHED_AT,\n"
         "    s.STATUS, s.ROWS_EXTRACTED, s.ROWS_WRITTEN, s.ROWS_REJECTED, s.ROWS_INSERTED,\n"
-        "    s.ROWS_UPDATED, s.DURATION_SECONDS, s.ERROR_MESSAGE, s.ENVIRONMENT)",
-        upper(run_table.schema), upper(run_table.table));
+        "    s.ROWS_UPDATED, s.DURATION_SECONDS, s.ERROR_MESSAGE, s.ENVIRONMENT,\n"
+        "    s.WAREHOUSE_SECONDS, s.CREDITS_ESTIMATE)",
+        upper(run_table.schema), upper(run_table.table), rows);
 }
 
 std::string sf_show_staging_sql(const SqlIdentifier& schema, std::string_view prefix) {

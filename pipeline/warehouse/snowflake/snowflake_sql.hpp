@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/core/sql_identifier.hpp"
 #include "pipeline/core/timestamp.hpp"
@@ -23,6 +24,10 @@ std::string sf_create_target_sql(const SqlIdentifier& schema, const SqlIdentifie
 
 /// CREATE TABLE IF NOT EXISTS for the run-record table.
 std::string sf_create_run_table_sql(const QualifiedName& run_table);
+
+/// ALTER TABLE ... ADD COLUMN IF NOT EXISTS for the run-table columns later
+/// versions added (WAREHOUSE_SECONDS, CREDITS_ESTIMATE), one statement each.
+std::vector<std::string> sf_add_run_table_columns_sql(const QualifiedName& run_table);
 
 /// The staging table's name for one run: "OP_STG_<8 hex of the pipeline
 /// name>_<run id>" (letters, digits, '_'), so leftovers of this pipeline's
@@ -44,8 +49,9 @@ std::string sf_insert_staging_sql(const SqlIdentifier& schema, std::string_view 
 std::string sf_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
                          std::string_view staging, std::optional<CivilDate> prune_from);
 
-/// MERGE of one run record from 15 scalar bindings in RunRecord order.
-std::string sf_upsert_run_record_sql(const QualifiedName& run_table);
+/// MERGE of `records` run records (>= 1) from 17 scalar bindings each, in
+/// RunRecord order, the rows joined by UNION ALL: one request for all of them.
+std::string sf_upsert_run_records_sql(const QualifiedName& run_table, std::size_t records);
 
 /// SHOW TABLES LIKE '<prefix>%' IN SCHEMA <schema> (`prefix` is letters, digits and '_').
 std::string sf_show_staging_sql(const SqlIdentifier& schema, std::string_view prefix);

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 
 #include "pipeline/core/error.hpp"
@@ -30,7 +31,52 @@ bool plain_name(std::string_view name) {
     });
 }
 
+// Statements that run on the warehouse (and resume it if AUTO_RESUME is on);
+// SHOW, CREATE, ALTER and DROP are metadata-only.
+bool needs_compute(std::string_view statement) {
+    for (const std::string_view verb : {"INSERT", "MERGE", "DELETE", "UPDATE", "SELECT", "COPY"}) {
+        if (statement.starts_with(verb)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// "Object 'X' does not exist or not authorized" (002003): a table or schema is gone.
+bool object_missing(const Error& e) {
+    return e.sqlstate() == "02000" || e.sqlstate() == "42S02" ||
+           std::string_view(e.what()).find("002003") != std::string_view::npos;
+}
+
 }  // namespace
+
+std::optional<double> credits_per_hour(std::string_view size, std::string_view type) {
+    // Snowflake's published credits per hour of a standard warehouse.
+    static constexpr std::array<std::pair<std::string_view, double>, 10> rates = {{
+        {"X-SMALL", 1},
+        {"SMALL", 2},
+        {"MEDIUM", 4},
+        {"LARGE", 8},
+        {"X-LARGE", 16},
+        {"2X-LARGE", 32},
+        {"3X-LARGE", 64},
+        {"4X-LARGE", 128},
+        {"5X-LARGE", 256},
+        {"6X-LARGE", 512},
+    }};
+    std::string key = ascii_upper(size);
+    if (key == "XSMALL") {
+        key = "X-SMALL";
+    } else if (key == "XLARGE") {
+        key = "X-LARGE";
+    }
+    for (const auto& [name, rate] : rates) {
+        if (key == name) {
+            return ascii_upper(type) == "SNOWPARK-OPTIMIZED" ? rate * 1.5 : rate;
+        }
+    }
+    return std::nullopt;
+}
 
 SnowflakeClientOptions snowflake_client_options(const SnowflakeDestination& sf,
                                                 std::string query_tag, const RetryPolicy& retry) {
@@ -64,28 +110,57 @@ SnowflakeWarehouse::SnowflakeWarehouse(const DestinationConfig& destination,
                                                session.pipeline_name, session.run_id),
                                    session.retry),
           JwtSource(*settings_of(destination).private_key, settings_of(destination).target.account,
-                    settings_of(destination).target.user)) {}
+                    settings_of(destination).target.user)),
+      memory_(session.state_dir, session.pipeline_name) {
+    const SnowflakeTarget& t = destination.snowflake->target;
+    std::string all =
+        fmt::format("{}/{}:{}", ascii_upper(t.account), t.database, staging_.substr(0, 16));
+    for (const auto& [label, statement] : ddl()) {
+        all += "\n" + statement;
+    }
+    fingerprint_ = fingerprint_of(all);
+}
 
 ResultSet SnowflakeWarehouse::run(const std::string& label, std::string statement,
                                   std::vector<SnowflakeBinding> bindings) {
+    const bool compute = needs_compute(statement);
     StatementRequest request;
     request.statement = std::move(statement);
     request.bindings = std::move(bindings);
-    return client_.execute(label, std::move(request));
+    const auto started = std::chrono::steady_clock::now();
+    ResultSet result = client_.execute(label, std::move(request));
+    if (compute) {
+        statement_seconds_ += seconds_since(started);
+    }
+    return result;
 }
 
 void SnowflakeWarehouse::begin_run() {
     const std::string& warehouse = destination_.snowflake->target.warehouse;
     const ResultSet shown =
         run("SHOW WAREHOUSES", fmt::format("SHOW WAREHOUSES LIKE '{}'", warehouse));
+    begun_ = true;
     const auto name_column = find_column(shown, "name");
     const auto state_column = find_column(shown, "state");
+    const auto size_column = find_column(shown, "size");
+    const auto type_column = find_column(shown, "type");
+    const auto cell = [](const std::vector<std::optional<std::string>>& row,
+                         const std::optional<std::size_t>& column) {
+        return column && *column < row.size() ? row[*column].value_or("") : std::string();
+    };
     std::optional<std::string> state;
     if (name_column && state_column) {
         for (const auto& row : shown.rows) {
-            if (row.size() > std::max(*name_column, *state_column) && row[*name_column] &&
-                *row[*name_column] == warehouse) {
-                state = row[*state_column].value_or("");
+            if (cell(row, name_column) == warehouse) {
+                state = cell(row, state_column);
+                credits_per_hour_ =
+                    credits_per_hour(cell(row, size_column), cell(row, type_column));
+                if (!credits_per_hour_) {
+                    log_warning("warehouse size unknown: runs record no credits_estimate",
+                                {{"event", "warehouse_size_unknown"},
+                                 {"warehouse", warehouse},
+                                 {"size", cell(row, size_column)}});
+                }
             }
         }
     }
@@ -101,12 +176,12 @@ void SnowflakeWarehouse::begin_run() {
                  {{"event", "warehouse_running"}, {"warehouse", warehouse}, {"state", *state}});
         return;
     }
-    const auto started = std::chrono::steady_clock::now();
+    resumed_at_ = std::chrono::steady_clock::now();
     run("ALTER WAREHOUSE RESUME", fmt::format("ALTER WAREHOUSE {} RESUME IF SUSPENDED", warehouse));
     resumed_warehouse_ = true;
     log_info("warehouse resumed", {{"event", "warehouse_resumed"},
                                    {"warehouse", warehouse},
-                                   {"resume_seconds", seconds_since(started)}});
+                                   {"resume_seconds", seconds_since(resumed_at_)}});
 }
 
 void SnowflakeWarehouse::end_run() noexcept {
@@ -124,21 +199,28 @@ void SnowflakeWarehouse::end_run() noexcept {
         return;
     }
     if (!sf.suspend_warehouse) {
+        resumed_seconds_ = seconds_since(resumed_at_);  // its AUTO_SUSPEND bills the rest
         log_info("warehouse left running (ORDERS_PIPELINE_SNOWFLAKE_SUSPEND_WAREHOUSE=false)",
                  {{"event", "warehouse_left_running"}, {"warehouse", sf.target.warehouse}});
+        resumed_warehouse_ = false;
         return;
     }
     try {
         run("ALTER WAREHOUSE SUSPEND",
             fmt::format("ALTER WAREHOUSE {} SUSPEND", sf.target.warehouse));
-        log_info("warehouse suspended",
-                 {{"event", "warehouse_suspended"}, {"warehouse", sf.target.warehouse}});
+        resumed_seconds_ = seconds_since(resumed_at_);
+        log_info("warehouse suspended", {{"event", "warehouse_suspended"},
+                                         {"warehouse", sf.target.warehouse},
+                                         {"warehouse_seconds", *resumed_seconds_},
+                                         {"requests", client_.requests_sent()}});
     } catch (const std::exception& e) {
         // "Invalid state. Warehouse 'X' cannot be suspended." = already suspended (auto-suspend).
         if (std::string_view(e.what()).find("cannot be suspended") != std::string_view::npos) {
+            resumed_seconds_ = seconds_since(resumed_at_);
             log_info("warehouse was already suspended",
                      {{"event", "warehouse_suspended"}, {"warehouse", sf.target.warehouse}});
         } else {
+            resumed_seconds_ = seconds_since(resumed_at_);
             log_warning("could not suspend the warehouse; its AUTO_SUSPEND will",
                         {{"event", "warehouse_suspend_failed"},
                          {"warehouse", sf.target.warehouse},
@@ -148,17 +230,41 @@ void SnowflakeWarehouse::end_run() noexcept {
     resumed_warehouse_ = false;
 }
 
-void SnowflakeWarehouse::ensure_schema() {
-    run("CREATE SCHEMA", sf_create_schema_sql(destination_.schema));
-    run("CREATE TABLE " + target_, sf_create_target_sql(destination_.schema, destination_.table));
+std::vector<std::pair<std::string, std::string>> SnowflakeWarehouse::ddl() const {
+    std::vector<std::pair<std::string, std::string>> out = {
+        {"CREATE SCHEMA", sf_create_schema_sql(destination_.schema)},
+        {"CREATE TABLE " + target_, sf_create_target_sql(destination_.schema, destination_.table)}};
     if (!(destination_.run_table.schema == destination_.schema)) {
-        run("CREATE SCHEMA", sf_create_schema_sql(destination_.run_table.schema));
+        out.emplace_back("CREATE SCHEMA", sf_create_schema_sql(destination_.run_table.schema));
     }
-    run("CREATE TABLE " + ascii_upper(destination_.run_table.str()),
-        sf_create_run_table_sql(destination_.run_table));
+    const std::string run_table = ascii_upper(destination_.run_table.str());
+    out.emplace_back("CREATE TABLE " + run_table, sf_create_run_table_sql(destination_.run_table));
+    for (std::string& alter : sf_add_run_table_columns_sql(destination_.run_table)) {
+        out.emplace_back("ALTER TABLE " + run_table, std::move(alter));
+    }
+    return out;
 }
 
-void SnowflakeWarehouse::drop_stale_staging() {
+void SnowflakeWarehouse::send_ddl() {
+    for (const auto& [label, statement] : ddl()) {
+        run(label, statement);
+    }
+    schema_sent_ = true;
+}
+
+void SnowflakeWarehouse::ensure_schema() {
+    if (memory_.remembers(fingerprint_)) {
+        log_debug("destination DDL remembered; not sent again",
+                  {{"event", "schema_remembered"}, {"file", memory_.path().string()}});
+        return;
+    }
+    send_ddl();
+}
+
+void SnowflakeWarehouse::drop_stale_staging(bool after_crash) {
+    if (!schema_sent_ && !after_crash) {
+        return;  // remembered, and no run ended without a result since
+    }
     const std::string prefix = sf_staging_prefix(pipeline_name_);
     const ResultSet shown = run("SHOW TABLES", sf_show_staging_sql(destination_.schema, prefix));
     const auto name_column = find_column(shown, "name");
@@ -177,10 +283,38 @@ void SnowflakeWarehouse::drop_stale_staging() {
         log_info("dropped a staging table left by a crashed run",
                  {{"event", "stale_staging_dropped"}, {"table", schema_ + "." + name}});
     }
+    if (schema_sent_) {
+        memory_.remember(fingerprint_);
+    }
+}
+
+template <class Work>
+auto SnowflakeWarehouse::recovering_schema(Work&& work) {
+    try {
+        return work();
+    } catch (const Error& e) {
+        if (schema_sent_ || !object_missing(e)) {
+            throw;
+        }
+        log_warning(
+            "a destination object is gone although its DDL was remembered; creating it "
+            "again",
+            {{"event", "schema_recreated"}, {"error", e.what()}});
+        memory_.forget();
+        staging_created_ = false;  // its schema may be gone with it
+        send_ddl();
+        memory_.remember(fingerprint_);
+        return work();
+    }
 }
 
 MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
                                            const BatchContext& batch) {
+    return recovering_schema([&] { return load_batch_once(rows, batch); });
+}
+
+MergeCounts SnowflakeWarehouse::load_batch_once(std::span<const OrderRow> rows,
+                                                const BatchContext& batch) {
     const SnowflakeDestination& sf = *destination_.snowflake;
     MergeCounts counts;
     if (rows.empty()) {
@@ -242,7 +376,9 @@ MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
     return counts;
 }
 
-void SnowflakeWarehouse::upsert_run_record(const RunRecord& r) {
+void SnowflakeWarehouse::upsert_run_records(std::span<const RunRecord> records) {
+    // Up to this many records per MERGE (17 bindings each).
+    constexpr std::size_t per_statement = 50;
     const auto text = [](std::optional<std::string> value) {
         return SnowflakeBinding{"TEXT", {std::move(value)}, true};
     };
@@ -252,26 +388,51 @@ void SnowflakeWarehouse::upsert_run_record(const RunRecord& r) {
     const auto number = [&](std::int64_t value) {
         return SnowflakeBinding{"FIXED", {std::to_string(value)}, true};
     };
-    std::vector<SnowflakeBinding> bindings = {
-        text(r.run_id),
-        text(r.pipeline_name),
-        text(std::string(to_string(r.mode))),
-        text(format_date(r.run_date)),
-        ts(r.started_at),
-        ts(r.finished_at),
-        text(std::string(to_string(r.status))),
-        number(r.counts.rows_extracted),
-        number(r.counts.rows_written),
-        number(r.counts.rows_rejected),
-        number(r.counts.rows_inserted),
-        number(r.counts.rows_updated),
-        text(r.duration_seconds ? std::optional(fmt::format("{:.3f}", *r.duration_seconds))
-                                : std::nullopt),
-        text(r.error_message),
-        text(r.environment),
+    const auto real = [&](const std::optional<double>& value, int digits) {
+        return text(value ? std::optional(fmt::format("{:.{}f}", *value, digits)) : std::nullopt);
     };
-    run("MERGE " + ascii_upper(destination_.run_table.str()),
-        sf_upsert_run_record_sql(destination_.run_table), std::move(bindings));
+    for (std::size_t first = 0; first < records.size(); first += per_statement) {
+        const auto chunk = records.subspan(first, std::min(per_statement, records.size() - first));
+        std::vector<SnowflakeBinding> bindings;
+        for (const RunRecord& r : chunk) {
+            for (SnowflakeBinding& b : std::vector<SnowflakeBinding>{
+                     text(r.run_id), text(r.pipeline_name), text(std::string(to_string(r.mode))),
+                     text(format_date(r.run_date)), ts(r.started_at), ts(r.finished_at),
+                     text(std::string(to_string(r.status))), number(r.counts.rows_extracted),
+                     number(r.counts.rows_written), number(r.counts.rows_rejected),
+                     number(r.counts.rows_inserted), number(r.counts.rows_updated),
+                     real(r.duration_seconds, 3), text(r.error_message), text(r.environment),
+                     real(r.warehouse_seconds, 3), real(r.credits_estimate, 6)}) {
+                bindings.push_back(std::move(b));
+            }
+        }
+        recovering_schema([&] {
+            return run("MERGE " + ascii_upper(destination_.run_table.str()),
+                       sf_upsert_run_records_sql(destination_.run_table, chunk.size()), bindings);
+        });
+    }
+}
+
+std::optional<WarehouseCost> SnowflakeWarehouse::cost() const {
+    WarehouseCost out;
+    if (!begun_) {
+        out.credits = 0;  // never woken: a quiet tick costs nothing
+        return out;
+    }
+    if (resumed_warehouse_ || resumed_seconds_) {
+        // Billed per second from the resume, at least 60 s.
+        out.seconds = resumed_seconds_.value_or(seconds_since(resumed_at_));
+        if (credits_per_hour_) {
+            out.credits = *credits_per_hour_ * std::max(out.seconds, 60.0) / 3600;
+        }
+    } else {
+        // Running already (someone else's resume): this run's share is its statements' time.
+        out.seconds = statement_seconds_;
+        if (credits_per_hour_) {
+            out.credits = *credits_per_hour_ * out.seconds / 3600;
+        }
+    }
+    return out;
 }
 
 }  // namespace pipeline

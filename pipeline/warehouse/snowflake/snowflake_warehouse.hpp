@@ -2,8 +2,11 @@
 // v2.
 #pragma once
 
+#include <chrono>
+#include <optional>
 #include <string>
 
+#include "pipeline/state/schema_memory.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_client.hpp"
 #include "pipeline/warehouse/warehouse.hpp"
 
@@ -14,29 +17,51 @@ namespace pipeline {
 SnowflakeClientOptions snowflake_client_options(const SnowflakeDestination& sf,
                                                 std::string query_tag, const RetryPolicy& retry);
 
+/// Credits per hour of a warehouse `size` as SHOW WAREHOUSES prints it
+/// ("X-Small" ... "6X-Large"), by Snowflake's published rates for standard
+/// warehouses, times 1.5 for `type` SNOWPARK-OPTIMIZED; nullopt when unknown. Pure.
+std::optional<double> credits_per_hour(std::string_view size, std::string_view type);
+
 /// Loads into Snowflake. The SQL API runs each request in its own session,
 /// so staging is a TRANSIENT table named after the run (dropped at the end,
 /// leftovers of crashed runs dropped at the next start). Per batch: clear
 /// staging, array-bound INSERTs in chunks under the request-size cap, then
 /// one MERGE (atomic, auto-committed): durable when it returns.
 ///
-/// Cost control: begin_run resumes the configured warehouse only if it is
-/// suspended; end_run suspends it again (when SNOWFLAKE_SUSPEND_WAREHOUSE is
-/// on) only if this run resumed it.
+/// Cost control: the run only calls begin_run for a batch with rows (see
+/// records_wake_warehouse); begin_run resumes the configured warehouse only if
+/// it is suspended; end_run suspends it again (when SNOWFLAKE_SUSPEND_WAREHOUSE
+/// is on) only if this run resumed it. The DDL and the stale-staging sweep are
+/// sent only when the local SchemaMemory does not hold their fingerprint (or
+/// after a crash, for the sweep); a statement that fails because an object
+/// is gone makes the run send the DDL again and retry once.
 class SnowflakeWarehouse final : public Warehouse {
 public:
     SnowflakeWarehouse(const DestinationConfig& destination, const WarehouseSession& session);
 
+    bool records_wake_warehouse() const override { return true; }
     void begin_run() override;
     void end_run() noexcept override;
     void ensure_schema() override;
-    void drop_stale_staging() override;
+    void drop_stale_staging(bool after_crash) override;
     MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
-    void upsert_run_record(const RunRecord& record) override;
+    void upsert_run_records(std::span<const RunRecord> records) override;
+    std::optional<WarehouseCost> cost() const override;
+
+    /// Requests sent so far (for logs and tests).
+    int requests_sent() const noexcept { return client_.requests_sent(); }
 
 private:
     ResultSet run(const std::string& label, std::string statement,
                   std::vector<SnowflakeBinding> bindings = {});
+    /// The DDL statements (label, text) ensure_schema sends.
+    std::vector<std::pair<std::string, std::string>> ddl() const;
+    void send_ddl();
+    /// Runs `work`; if it fails because an object is gone and the schema was
+    /// only remembered, not ensured by this run, sends the DDL and runs it again.
+    template <class Work>
+    auto recovering_schema(Work&& work);
+    MergeCounts load_batch_once(std::span<const OrderRow> rows, const BatchContext& batch);
 
     DestinationConfig destination_;
     std::string pipeline_name_;
@@ -45,8 +70,16 @@ private:
     std::string target_;   ///< SCHEMA.TABLE, upper case
     std::string staged_;   ///< SCHEMA.<staging_>
     SnowflakeClient client_;
+    SchemaMemory memory_;
+    std::string fingerprint_;   ///< of the destination and its DDL
+    bool schema_sent_ = false;  ///< this run sent the DDL
     bool staging_created_ = false;
+    bool begun_ = false;
     bool resumed_warehouse_ = false;
+    std::optional<double> credits_per_hour_;
+    std::chrono::steady_clock::time_point resumed_at_;
+    std::optional<double> resumed_seconds_;  ///< set once suspended: RESUME to SUSPEND
+    double statement_seconds_ = 0;           ///< statements that needed compute
 };
 
 }  // namespace pipeline
