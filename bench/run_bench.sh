@@ -8,6 +8,8 @@
 #   sql pipeline  that COPY plus one hand-written MERGE (bench/sql_pipeline.sql) into an
 #                 empty silver.orders with the same newer-wins rule
 #   tool initial  orders-pipeline run into an empty warehouse
+#   tool verify   orders-pipeline verify of the freshly loaded table (no difference): the
+#                 warehouse's bucket checksums against the tool's from the source rows
 #   sql tick      2,000 updates + 2,000 inserts, then COPY of the window + MERGE
 #   tool tick     the same changes, then orders-pipeline run (incremental)
 # For each: wall seconds, rows/s, peak RSS (ours, from /usr/bin/time -v) and the ratios.
@@ -74,16 +76,18 @@ copy_window() {
         ORDER BY updated_at, order_id) TO STDOUT" | psql "$base/$1" -c "COPY bench_stage FROM STDIN"
 }
 declare -A wall rss rows
-measure_tool() {  # NAME: runs the tool under /usr/bin/time -v
+measure_tool() {  # NAME [COMMAND...]: runs the tool (default `run`) under /usr/bin/time -v
     local name=$1 log=$work/state/$1.time
+    shift
     ORDERS_PIPELINE_SOURCE_DB_URL=$base/src ORDERS_PIPELINE_DEST_DB_URL=$base/wh_tool \
         ORDERS_PIPELINE_CHECKPOINT_DIR=$work/state/checkpoints \
         ORDERS_PIPELINE_DLQ_DIR=$work/state/dlq ORDERS_PIPELINE_LOG_LEVEL=INFO \
-        /usr/bin/time -v -o "$log" "$bin" run >"$work/state/$name.out" 2>"$work/state/$name.jsonl"
+        /usr/bin/time -v -o "$log" "$bin" "${@:-run}" >"$work/state/$name.out" \
+        2>"$work/state/$name.jsonl" || [[ $name == tool_verify ]]
     wall[$name]=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
         for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$log")
     rss[$name]=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")
-    rows[$name]=$(grep -o 'extracted [0-9]*' "$work/state/$name.out" | awk '{print $2}')
+    rows[$name]=$(grep -o 'extracted [0-9]*' "$work/state/$name.out" | awk '{print $2}' || true)
 }
 timed() {  # NAME ROWS COMMAND...: wall time of a shell command
     local name=$1 n=$2 t0
@@ -96,8 +100,8 @@ timed() {  # NAME ROWS COMMAND...: wall time of a shell command
 }
 sql_merge() { psql "$base/wh_sql" -f bench/sql_pipeline.sql; }
 
-# The three initial loads run REPEATS times, interleaved (raw, SQL, tool, raw, ...) so that
-# drift on a shared machine hits all three alike; each starts from an empty target and a
+# The three initial loads (and a verify after the tool's) run REPEATS times, interleaved
+# (raw, SQL, tool, verify, raw, ...) so that drift on a shared machine hits all alike; each starts from an empty target and a
 # fresh CHECKPOINT, so that no load pays for the previous one's dirty pages. The table
 # shows each one's median wall time and the tool's largest peak RSS.
 declare -A walls
@@ -116,15 +120,22 @@ for ((i = 1; i <= REPEATS; i++)); do
     psql "$PG_URL" -c "DROP DATABASE IF EXISTS wh_tool" -c "CREATE DATABASE wh_tool"
     rm -rf "$work/state/checkpoints" "$work/state/dlq" && checkpoint wh_tool
     measure_tool tool_initial
-    for name in raw sql_initial tool_initial; do
+    # verify of the table this load left: no difference, so only bucket sums travel.
+    checkpoint wh_tool
+    measure_tool tool_verify verify
+    for name in raw sql_initial tool_initial tool_verify; do
         walls[$name]="${walls[$name]:-} ${wall[$name]}"
     done
     tool_rss=$(awk -v a="$tool_rss" -v b="${rss[tool_initial]}" 'BEGIN {print (b > a) ? b : a}')
 done
-for name in raw sql_initial tool_initial; do
+for name in raw sql_initial tool_initial tool_verify; do
     wall[$name]=$(echo "${walls[$name]}" | median)
 done
 rss[tool_initial]=$tool_rss
+verify_summary=$(grep -o '"missing":[0-9]*,"stale":[0-9]*,"extra":[0-9]*,"different":[0-9]*,"newer":[0-9]*,"rejected":[0-9]*' \
+    "$work/state/tool_verify.jsonl" | head -n 1)
+verify_cost=$(grep -o '"buckets_read":[0-9]*,"rows_fetched":[0-9]*,"statements":[0-9]*,"bytes_read":[0-9]*' \
+    "$work/state/tool_verify.jsonl" | head -n 1)
 
 psql "$base/src" -c "UPDATE orders SET status = 'delivered', delivered_at = now(),
     updated_at = now() WHERE order_id IN (SELECT order_id FROM orders
@@ -160,17 +171,21 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
             "${rss[$name]} | $(ratio "${wall[$name]}" "${wall[raw]}") |" \
             "$(ratio "${wall[$name]}" "${wall[sql_initial]}") |"
     done
+    echo "| tool_verify | $ROWS | ${wall[tool_verify]} | $(rate "$ROWS" "${wall[tool_verify]}") |" \
+        "${rss[tool_verify]} | - | $(ratio "${wall[tool_verify]}" "${wall[tool_initial]}") (vs tool_initial) |"
     for name in sql_tick tool_tick; do
         echo "| $name | ${rows[$name]} | ${wall[$name]} | $(rate "${rows[$name]}" "${wall[$name]}") |" \
             "${rss[$name]} | - | $(ratio "${wall[$name]}" "${wall[sql_tick]}") (vs sql_tick) |"
     done
     echo
-    echo "Initial loads: median of $REPEATS interleaved runs each; wall s of every run:"
-    for name in raw sql_initial tool_initial; do
+    echo "Initial loads and verify: median of $REPEATS interleaved runs each; wall s of every run:"
+    for name in raw sql_initial tool_initial tool_verify; do
         echo "- $name:${walls[$name]}"
     done
     echo
     echo "tool_initial stages (s), last run: $stages"
+    echo "tool verify found: $verify_summary"
+    echo "tool verify read: $verify_cost"
     echo "tool warehouse rows after both runs: $check"
 } | tee "$results"
 echo "written to $results"

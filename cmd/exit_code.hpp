@@ -12,6 +12,7 @@ enum class ExitCode : int {
     config = 3,
     lock_held = 4,
     cancelled = 5,
+    differences = 6,  ///< verify found differences, or freshness found the SLA missed
 };
 
 /// The exit code for an error that ended a run.

@@ -7,6 +7,7 @@
 #include "cmd/exit_code.hpp"
 #include "cmd/ops_commands.hpp"
 #include "cmd/run_command.hpp"
+#include "cmd/verify_command.hpp"
 
 #ifndef ORDERS_PIPELINE_VERSION
 #define ORDERS_PIPELINE_VERSION "0.0.0"
@@ -26,10 +27,11 @@ int main(int argc, char** argv) {
         "enrichment, and an idempotent staging-table MERGE. Run `orders-pipeline run` from\n"
         "cron every 15 minutes; `run --date YYYY-MM-DD` backfills a day, `backfill --from\n"
         "--to` a range; `runs` lists run records; `checkpoint show|set|reset` manages the\n"
-        "watermark; `dlq list|replay` works the dead-letter queue; `doctor` checks the setup.\n"
+        "watermark; `dlq list|replay` works the dead-letter queue; `doctor` checks the setup;\n"
+        "`verify [--repair]` proves the warehouse equals the source; `freshness` checks the SLA.\n"
         "Every command takes --config and --help.\n"
         "Exit codes: 0 success, 1 run failed, 2 usage, 3 configuration, 4 another run holds\n"
-        "the lock, 5 cancelled.",
+        "the lock, 5 cancelled, 6 verify found differences / freshness SLA missed.",
         "orders-pipeline");
     app.set_version_flag("--version", "orders-pipeline " ORDERS_PIPELINE_VERSION);
     app.require_subcommand(1);
@@ -46,6 +48,10 @@ int main(int argc, char** argv) {
     cmd::add_dlq_command(app, dlq_options);
     cmd::DoctorOptions doctor_options;
     cmd::add_doctor_command(app, doctor_options);
+    cmd::VerifyCommandOptions verify_options;
+    cmd::add_verify_command(app, verify_options);
+    cmd::FreshnessOptions freshness_options;
+    cmd::add_freshness_command(app, freshness_options);
 
     try {
         app.parse(argc, argv);
@@ -70,6 +76,12 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand("doctor")) {
         return cmd::run_doctor_command(doctor_options);
+    }
+    if (app.got_subcommand("verify")) {
+        return cmd::run_verify_command(verify_options);
+    }
+    if (app.got_subcommand("freshness")) {
+        return cmd::run_freshness_command(freshness_options);
     }
     return cmd::to_int(cmd::ExitCode::usage);
 }

@@ -34,7 +34,7 @@ ConninfoPtr parse_conninfo(const std::string& text) {
 }
 
 // Every key this build understands (without the prefix).
-constexpr std::array<std::string_view, 30> known_keys = {"PIPELINE_NAME",
+constexpr std::array<std::string_view, 32> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_DB_URL",
                                                          "SOURCE_SCHEMA",
                                                          "SOURCE_TABLE",
@@ -54,6 +54,8 @@ constexpr std::array<std::string_view, 30> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_STATEMENT_TIMEOUT_SECONDS",
                                                          "HOLDBACK_MAX_MINUTES",
                                                          "MAX_TRANSACTION_MINUTES",
+                                                         "MAX_REJECT_RATIO",
+                                                         "HARD_DELETES",
                                                          "RETRY_MAX_ATTEMPTS",
                                                          "RETRY_BASE_DELAY_MS",
                                                          "FAIL_POINT",
@@ -393,6 +395,23 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     auto statement_timeout = c.integer("SOURCE_STATEMENT_TIMEOUT_SECONDS", 300, 1, 86400);
     auto holdback_max = c.integer("HOLDBACK_MAX_MINUTES", 1440, 0, 10080);
     auto max_transaction = c.integer("MAX_TRANSACTION_MINUTES", 60, 0, 1440);
+    if (auto ratio = c.get("MAX_REJECT_RATIO"); ratio && !trim_ascii(*ratio).empty()) {
+        const std::string_view text = trim_ascii(*ratio);
+        double value = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc{} || ptr != text.data() + text.size() || !(value > 0) || value > 1) {
+            c.problem("MAX_REJECT_RATIO",
+                      fmt::format("'{}' is not a share above 0 and at most 1 (e.g. 0.5); leave it "
+                                  "unset to turn the brake off",
+                                  Collector::printable(*ratio)));
+        } else {
+            config.max_reject_ratio = value;
+        }
+    }
+    auto hard_deletes = c.choice<HardDeletes>(
+        "HARD_DELETES", "keep",
+        std::array<std::pair<std::string_view, HardDeletes>, 2>{
+            {{"keep", HardDeletes::keep}, {"delete", HardDeletes::delete_rows}}});
     auto retry_attempts = c.integer("RETRY_MAX_ATTEMPTS", 6, 1, 20);
     auto retry_base_ms = c.integer("RETRY_BASE_DELAY_MS", 1000, 1, 60000);
     if (auto text = c.get("FAIL_POINT"); text && !trim_ascii(*text).empty()) {
@@ -456,6 +475,7 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
     config.source_statement_timeout_seconds = *statement_timeout;
     config.holdback_max_minutes = *holdback_max;
     config.max_transaction_minutes = *max_transaction;
+    config.hard_deletes = *hard_deletes;
     config.retry.max_attempts = *retry_attempts;
     config.retry.base_delay = std::chrono::milliseconds(*retry_base_ms);
     config.log_level = *level;

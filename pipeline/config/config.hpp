@@ -26,6 +26,8 @@ inline constexpr std::string_view env_prefix = "ORDERS_PIPELINE_";
 enum class LogLevel { debug, info, warning, error };
 enum class Environment { development, staging, production };
 enum class DestinationKind { postgres, snowflake };
+/// What `verify --repair` does with warehouse rows whose key the source no longer has.
+enum class HardDeletes { keep, delete_rows };
 
 std::string_view to_string(LogLevel level);
 std::string_view to_string(Environment environment);
@@ -70,6 +72,10 @@ struct Config {
     /// Where open transactions' start times cannot be seen (a replica, or a
     /// role without pg_read_all_stats): the longest source transaction assumed.
     int max_transaction_minutes = 60;
+    /// The rejection brake: a batch of at least 100 rows whose rejected share
+    /// exceeds this stops the run before it is loaded; nullopt: off.
+    std::optional<double> max_reject_ratio;
+    HardDeletes hard_deletes = HardDeletes::keep;
     std::filesystem::path checkpoint_dir;
     std::filesystem::path dlq_dir;
     LogLevel log_level = LogLevel::info;

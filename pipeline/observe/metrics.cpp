@@ -101,6 +101,34 @@ std::string format_metrics(const RunMetrics& m) {
     return out;
 }
 
+std::string format_verify_metrics(const VerifyMetrics& m) {
+    const std::string p = fmt::format("pipeline=\"{}\"", label(m.pipeline));
+    std::string out =
+        "# HELP orders_pipeline_verify_differences Rows the last verify found different, by "
+        "category.\n# TYPE orders_pipeline_verify_differences gauge\n";
+    for (const auto& [category, n] :
+         std::array<std::pair<std::string_view, std::int64_t>, 5>{{{"missing", m.missing},
+                                                                   {"stale", m.stale},
+                                                                   {"extra", m.extra},
+                                                                   {"different", m.different},
+                                                                   {"newer", m.newer}}}) {
+        out += fmt::format("orders_pipeline_verify_differences{{{},category=\"{}\"}} {}\n", p,
+                           category, n);
+    }
+    const auto gauge = [&](std::string_view name, std::string_view help, double value) {
+        out +=
+            fmt::format("# HELP {0} {1}\n# TYPE {0} gauge\n{0}{{{2}}} {3}\n", name, help, p, value);
+    };
+    gauge("orders_pipeline_verify_rejected", "Source rows the last verify found invalid.",
+          static_cast<double>(m.rejected));
+    gauge("orders_pipeline_verify_deep", "1 when the last verify compared every column.",
+          m.deep ? 1 : 0);
+    gauge("orders_pipeline_verify_timestamp_seconds", "When the last verify ended (Unix time).",
+          epoch_seconds(m.at));
+    gauge("orders_pipeline_verify_duration_seconds", "Wall time of the last verify.", m.seconds);
+    return out;
+}
+
 std::optional<double> last_success_in(std::string_view text) {
     for (std::size_t start = 0; start < text.size();) {
         std::size_t end = text.find('\n', start);

@@ -47,4 +47,17 @@ std::optional<double> last_success_in(std::string_view previous_text);
 /// "no success in 30 minutes" stays answerable after failures.
 void write_metrics_file(const std::filesystem::path& path, RunMetrics metrics);
 
+/// What a verify metrics file says.
+struct VerifyMetrics {
+    std::string pipeline;
+    Timestamp at;
+    double seconds = 0;
+    bool deep = false;
+    std::int64_t missing = 0, stale = 0, extra = 0, different = 0, newer = 0, rejected = 0;
+};
+
+/// Prometheus text of the last verify: orders_pipeline_verify_differences
+/// {category=...}, _rejected, _timestamp_seconds, _duration_seconds. Pure.
+std::string format_verify_metrics(const VerifyMetrics& metrics);
+
 }  // namespace pipeline

@@ -17,6 +17,7 @@
 #include "pipeline/state/dlq.hpp"
 #include "pipeline/state/run_journal.hpp"
 #include "pipeline/state/run_lock.hpp"
+#include "pipeline/verify/verify.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_warehouse.hpp"
 
 namespace pipeline {
@@ -339,6 +340,30 @@ DoctorCheck hold_back_check(const Config& config, const CheckpointState& state) 
     return ok(what, detail);
 }
 
+// The last `verify`, from the summary it keeps beside the checkpoint.
+void check_last_verify(const Config& config, std::vector<DoctorCheck>& out) {
+    const std::string what = "last verify";
+    const auto last = last_verify(config);
+    if (!last) {
+        out.push_back(warn(what,
+                           "never run here: schedule `orders-pipeline verify` daily (see "
+                           "cron/) to prove the warehouse equals the source"));
+        return;
+    }
+    const double age_hours = seconds_between(last->at, now_utc()) / 3600;
+    const std::string detail = fmt::format(
+        "{} ({:.0f} h ago, {}): missing {}, stale {}, extra {}, different {}, newer {}",
+        format_timestamp(last->at), age_hours, last->deep ? "deep" : "keys and updated_at",
+        last->missing, last->stale, last->extra, last->different, last->newer);
+    if (last->differences() > 0) {
+        out.push_back(warn(what, detail + "; `orders-pipeline verify --repair` re-loads them"));
+    } else if (age_hours > 48) {
+        out.push_back(warn(what, detail + "; older than two days: is the daily job running?"));
+    } else {
+        out.push_back(ok(what, detail));
+    }
+}
+
 }  // namespace
 
 std::string_view to_string(DoctorCheck::Level level) {
@@ -389,6 +414,7 @@ std::vector<DoctorCheck> run_doctor(const Config& config) {
     }
     check_lock(config, out);
     check_dlq(config, out);
+    check_last_verify(config, out);
     return out;
 }
 

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <random>
@@ -119,6 +120,41 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
                  {{"event", "checkpoint_missing"}});
     }
     return incremental_window(config, loaded.state);
+}
+
+// The rejection brake (MAX_REJECT_RATIO): a batch of at least 100 rows that is
+// mostly rejected stops the run before it is loaded, its rejected rows kept in
+// the DLQ: a broken upstream deploy then fails loudly instead of quietly
+// diverting most orders into dead-letter files.
+void check_rejection_brake(const Config& config, const ReadyBatch& batch, int batch_number,
+                           DlqWriter& dlq) {
+    constexpr std::int64_t min_rows = 100;
+    const std::int64_t rejected = batch.prepared.rejected;
+    if (!config.max_reject_ratio || batch.extracted < min_rows ||
+        static_cast<double>(rejected) <=
+            *config.max_reject_ratio * static_cast<double>(batch.extracted)) {
+        return;
+    }
+    dlq.close();  // durable, for diagnosis
+    std::vector<std::pair<std::string, std::int64_t>> codes(batch.rejected_by_code.begin(),
+                                                            batch.rejected_by_code.end());
+    std::sort(codes.begin(), codes.end(),
+              [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::string top;
+    for (std::size_t i = 0; i < codes.size() && i < 3; ++i) {
+        top += fmt::format("{}{} {}", i == 0 ? "" : ", ", codes[i].first, codes[i].second);
+    }
+    throw Error(
+        ErrorKind::source,
+        fmt::format("rejection brake: {} of {} rows of batch {} ({:.0f}%) failed validation, "
+                    "above ORDERS_PIPELINE_MAX_REJECT_RATIO={}; top codes: {}; nothing of this "
+                    "batch was loaded and the checkpoint did not move; its rejected rows are in {}",
+                    rejected, batch.extracted, batch_number,
+                    100.0 * static_cast<double>(rejected) / static_cast<double>(batch.extracted),
+                    *config.max_reject_ratio, top, dlq.path().string()),
+        {}, {},
+        "look at the DLQ file (codes above): fix the upstream data or the rules and rerun, or "
+        "raise/unset ORDERS_PIPELINE_MAX_REJECT_RATIO to load the valid rows anyway");
 }
 
 // Logs what the next window waits for; loudly when the cap cut it short.
@@ -255,6 +291,7 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
                 dlq.append(std::move(line));
             }
             dlq.flush();
+            check_rejection_brake(config, *batch, batch_number, dlq);
             const std::vector<OrderRow>& valid = batch->rows;
             const PreparedBatch& prepared = batch->prepared;
             const std::int64_t rejected = prepared.rejected;

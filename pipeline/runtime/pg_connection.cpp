@@ -166,6 +166,10 @@ long long PgConnection::end_copy() {
     if (PQputCopyEnd(conn_.get(), nullptr) != 1) {
         fail(copy_label_, nullptr);
     }
+    return finish_copy();
+}
+
+long long PgConnection::finish_copy() {
     long long rows = 0;
     bool failed = false;
     PgResultPtr failure;
@@ -183,6 +187,25 @@ long long PgConnection::end_copy() {
         fail(copy_label_, failure.get());
     }
     return rows;
+}
+
+void PgConnection::begin_copy_out(std::string_view sql, std::string_view label) {
+    copy_label_ = label;
+    const std::string text(sql);
+    check(PQexec(conn_.get(), text.c_str()), label, PGRES_COPY_OUT);
+}
+
+std::optional<CopyLine> PgConnection::read_copy_line() {
+    char* data = nullptr;
+    const int length = PQgetCopyData(conn_.get(), &data, 0);
+    if (length > 0) {
+        return CopyLine{std::unique_ptr<char, CopyLineDeleter>(data), length};
+    }
+    if (length == -2) {
+        fail(copy_label_, nullptr);
+    }
+    finish_copy();  // -1: the COPY is over; its result says how
+    return std::nullopt;
 }
 
 std::string quote_literal(std::string_view text) {

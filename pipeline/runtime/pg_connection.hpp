@@ -23,6 +23,17 @@ struct PgResultDeleter {
 using PgConnPtr = std::unique_ptr<PGconn, PgConnDeleter>;
 using PgResultPtr = std::unique_ptr<PGresult, PgResultDeleter>;
 
+/// Frees a line returned by PQgetCopyData.
+struct CopyLineDeleter {
+    void operator()(char* line) const noexcept { PQfreemem(line); }
+};
+
+/// One line of a `COPY ... TO STDOUT`, owned: the row's bytes and its final '\n'.
+struct CopyLine {
+    std::unique_ptr<char, CopyLineDeleter> data;
+    int length = 0;
+};
+
 /// A query result. Move-only; values are views valid while the result lives.
 class PgResult {
 public:
@@ -91,6 +102,12 @@ public:
     /// Finishes the COPY; returns the number of rows copied.
     long long end_copy();
 
+    /// Starts `COPY ... TO STDOUT`; then read_copy_line() until it returns nullopt.
+    void begin_copy_out(std::string_view sql, std::string_view label);
+    /// The next line of the COPY; nullopt at its end, once the COPY's own
+    /// result says it succeeded (it throws like exec() if not).
+    std::optional<CopyLine> read_copy_line();
+
     /// True while the session is usable.
     bool ok() const noexcept { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
     int backend_pid() const noexcept { return conn_ ? PQbackendPID(conn_.get()) : 0; }
@@ -103,6 +120,8 @@ private:
     PgResult check(PGresult* raw, std::string_view label, ExecStatusType expected) const;
     /// Owns `raw`; throws unless it is COMMAND_OK or TUPLES_OK.
     PgResult check_success(PGresult* raw, std::string_view label) const;
+    /// Collects the results after a COPY's data; throws on a failed one; returns its rows.
+    long long finish_copy();
 
     PgConnPtr conn_;
     ErrorKind kind_;

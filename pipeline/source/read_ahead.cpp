@@ -85,12 +85,14 @@ std::optional<ReadyBatch> ReadAhead::read_one() {
         const auto left = batch_size_ - static_cast<int>(batch.extracted);
         next_fetch_ = std::min(fetch_rows_, left > 0 ? left : batch_size_);
         extractor_.prefetch(next_fetch_);
-        accumulate(batch.prepared,
-                   prepare_rows(part->rows, ingested_at, batch.rows,
-                                [&](const SourceRow& row, const Rejection& rejection) {
-                                    batch.dlq_lines.push_back(format_dlq_line(
-                                        row, rejection.message, ingested_at, run_id_));
-                                }));
+        accumulate(
+            batch.prepared,
+            prepare_rows(part->rows, ingested_at, batch.rows,
+                         [&](const SourceRow& row, const Rejection& rejection) {
+                             batch.dlq_lines.push_back(
+                                 format_dlq_line(row, rejection.message, ingested_at, run_id_));
+                             ++batch.rejected_by_code[std::string(to_string(rejection.reason))];
+                         }));
     }
     if (batch.extracted == 0) {
         return std::nullopt;

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@ namespace pipeline {
 struct ReadyBatch {
     std::vector<OrderRow> rows;
     std::vector<std::string> dlq_lines;  ///< one formatted DLQ line per rejected row
+    std::map<std::string, std::int64_t, std::less<>> rejected_by_code;  ///< DLQ code -> rows
     std::int64_t extracted = 0;
     PreparedBatch prepared;  ///< counts and validate/transform seconds
     double extract_seconds = 0;

@@ -14,6 +14,7 @@
 #include "pipeline/orders/order_row.hpp"
 #include "pipeline/runtime/fail_point.hpp"
 #include "pipeline/runtime/retry.hpp"
+#include "pipeline/warehouse/compare_sql.hpp"
 
 namespace pipeline {
 
@@ -37,10 +38,32 @@ struct WarehouseCost {
     std::optional<double> credits;
 };
 
+/// One verify bucket as the warehouse computed it (see compare_sql.hpp).
+struct BucketSum {
+    std::int64_t bucket = 0;  ///< the key modulo the level's bucket count
+    std::int64_t rows = 0;
+    std::uint64_t sum = 0;  ///< of the rows' upper 64 md5 bits, modulo 2^64
+};
+
+/// One row as verify compares it.
+struct RowDigest {
+    std::int64_t key = 0;
+    std::int64_t cursor_micros = 0;
+    std::string md5;  ///< hex md5 of the canonical row text
+};
+
+/// What verify's reading of the warehouse cost.
+struct CompareCost {
+    int statements = 0;
+    std::int64_t bytes = 0;  ///< result bytes received
+};
+
 /// The batch being loaded, for logs and the fail points inside its transaction.
 struct BatchContext {
     int number = 0;
     const FailPoints* fail_points = nullptr;
+    /// repair: update matched rows even when the target's cursor is not older.
+    bool overwrite = false;
     void hit(FailSite site) const {
         if (fail_points != nullptr) {
             fail_points->hit(site, number);
@@ -87,6 +110,26 @@ public:
     /// What this run has cost in warehouse time so far; nullopt where the
     /// destination bills no warehouse time (PostgreSQL).
     virtual std::optional<WarehouseCost> cost() const { return std::nullopt; }
+
+    // verify (read-only, inside the warehouse: only differences travel).
+
+    /// Per bucket of `modulus` (compare_sql.hpp), the rows in `scope` and their
+    /// hash sum; only rows in one of the coarse buckets `within` when given.
+    virtual std::vector<BucketSum> bucket_sums(const TableShape& shape, const CompareScope& scope,
+                                               bool deep, std::int64_t modulus,
+                                               const std::vector<std::int64_t>& within) = 0;
+    /// The rows in `scope` whose leaf bucket is one of `leaves`.
+    virtual std::vector<RowDigest> leaf_digests(const TableShape& shape, const CompareScope& scope,
+                                                bool deep,
+                                                const std::vector<std::int64_t>& leaves) = 0;
+    /// The rows with these keys, whatever their cursor.
+    virtual std::vector<RowDigest> key_digests(const TableShape& shape, bool deep,
+                                               std::span<const std::int64_t> keys) = 0;
+    /// repair: deletes the rows with these keys; returns how many went.
+    virtual std::int64_t delete_keys(const TableShape& shape,
+                                     std::span<const std::int64_t> keys) = 0;
+    /// Statements and bytes the calls above took so far.
+    virtual CompareCost compare_cost() const = 0;
 };
 
 /// Who is loading: labels sessions and statements, names staging tables.

@@ -214,8 +214,29 @@ void remove_clause(std::string& s, const std::string& keyword) {
     s.erase(start, end + 1 - start);
 }
 
+// Rewrites every `NAME(<argument>)` whose argument has no parentheses into
+// `before + argument + after`: Snowflake functions PostgreSQL lacks.
+void rewrite_call(std::string& s, const std::string& name, const std::string& before,
+                  const std::string& after) {
+    for (std::size_t at = s.find(name + "("); at != std::string::npos;
+         at = s.find(name + "(", at)) {
+        const std::size_t open = at + name.size();
+        const std::size_t close = s.find(')', open);
+        const std::string argument = s.substr(open + 1, close - open - 1);
+        const std::string replacement = before + argument + after;
+        s.replace(at, close + 1 - at, replacement);
+        at += replacement.size();
+    }
+}
+
 // Snowflake SQL the loader sends -> PostgreSQL.
 std::string translate(std::string sql) {
+    // verify's checksums: the upper 64 bits of an md5 (signed here, unsigned in
+    // Snowflake: their sums agree modulo 2^64, which is all the client uses)
+    // and a timestamp's microseconds since the epoch.
+    rewrite_call(sql, "MD5_NUMBER_UPPER64", "('x' || substr(md5(", "), 1, 16))::bit(64)::bigint");
+    rewrite_call(sql, "DATE_PART", "(extract(epoch FROM ", ") * 1000000)::bigint");
+    replace_all(sql, "(extract(epoch FROM EPOCH_MICROSECOND, ", "(extract(epoch FROM ");
     replace_all(sql, "CREATE TRANSIENT TABLE", "CREATE UNLOGGED TABLE");
     replace_all(sql, "NUMBER(", "numeric(");
     replace_all(sql, "TIMESTAMP_TZ(", "timestamptz(");

@@ -105,7 +105,7 @@ std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier&
                        copy_options(format));
 }
 
-std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table) {
+std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table, bool overwrite) {
     std::string updates;
     for (std::size_t i = 1; i < destination_column_names.size(); ++i) {
         updates += fmt::format("{}{} = EXCLUDED.{}", i == 1 ? "" : ", ",
@@ -117,11 +117,12 @@ std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table
         "    INSERT INTO {0}.{1} AS t ({2})\n"
         "    SELECT {2} FROM pg_temp.{3}\n"
         "    ON CONFLICT (order_id) DO UPDATE SET {4}\n"
-        "    WHERE t.updated_at < EXCLUDED.updated_at\n"
+        "{5}"
         "    RETURNING (t.xmax = 0) AS inserted\n"
         ")\n"
         "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM merged",
-        schema.str(), table.str(), joined_columns(), pg_staging_table, updates);
+        schema.str(), table.str(), joined_columns(), pg_staging_table, updates,
+        overwrite ? "" : "    WHERE t.updated_at < EXCLUDED.updated_at\n");
 }
 
 std::string pg_upsert_run_record_sql(const QualifiedName& run_table) {

@@ -65,8 +65,10 @@ std::string pg_copy_target_sql(const SqlIdentifier& schema, const SqlIdentifier&
                                CopyFormat format);
 
 /// INSERT ... ON CONFLICT (order_id) DO UPDATE ... WHERE target older than
-/// staging; returns one row: (inserted, updated).
-std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table);
+/// staging (with `overwrite`, whatever the target holds: repair); returns one
+/// row: (inserted, updated).
+std::string pg_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
+                         bool overwrite = false);
 
 /// Upsert of one run record with 17 parameters in RunRecord order.
 std::string pg_upsert_run_record_sql(const QualifiedName& run_table);

@@ -29,8 +29,21 @@ public:
     void drop_stale_staging(bool after_crash) override;
     MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
     void upsert_run_records(std::span<const RunRecord> records) override;
+    std::vector<BucketSum> bucket_sums(const TableShape& shape, const CompareScope& scope,
+                                       bool deep, std::int64_t modulus,
+                                       const std::vector<std::int64_t>& within) override;
+    std::vector<RowDigest> leaf_digests(const TableShape& shape, const CompareScope& scope,
+                                        bool deep,
+                                        const std::vector<std::int64_t>& leaves) override;
+    std::vector<RowDigest> key_digests(const TableShape& shape, bool deep,
+                                       std::span<const std::int64_t> keys) override;
+    std::int64_t delete_keys(const TableShape& shape, std::span<const std::int64_t> keys) override;
+    CompareCost compare_cost() const override { return compare_cost_; }
 
 private:
+    /// Runs a verify query, counting it and the bytes of its result.
+    PgResult compare_query(const std::string& sql, std::vector<std::optional<std::string>> params,
+                           const std::string& label);
     PgConnection& connection();
     void upsert_one(const RunRecord& record);
     /// Fills copy_order_ with the batch's (order_id, index) pairs, sorted.
@@ -57,6 +70,7 @@ private:
     CopyFormat copy_format_ = CopyFormat::text;  ///< set by ensure_schema
     std::string copy_buffer_;
     std::vector<std::pair<std::int64_t, std::uint32_t>> copy_order_;  ///< (order_id, row)
+    CompareCost compare_cost_;
 };
 
 }  // namespace pipeline

@@ -93,6 +93,7 @@ HttpResponse SnowflakeClient::exchange(Exchange& ex) {
             HttpResponse& response = *result.response;
             switch (classify_http_status(response.status)) {
                 case HttpRetry::none:
+                    bytes_received_ += static_cast<std::int64_t>(response.body.size());
                     return std::move(response);
                 case HttpRetry::reauthenticate:
                     if (ex.reauthenticated) {

@@ -49,6 +49,8 @@ public:
     int connections_opened() const noexcept { return http_.connections_opened(); }
     int requests_sent() const noexcept { return http_.requests_sent(); }
     int resubmissions() const noexcept { return resubmissions_; }
+    /// Bytes of the answers received (decoded), for verify's cost line.
+    std::int64_t bytes_received() const noexcept { return bytes_received_; }
 
 private:
     struct Exchange;
@@ -65,6 +67,7 @@ private:
     HttpClient http_;
     std::mt19937_64 random_;
     int resubmissions_ = 0;
+    std::int64_t bytes_received_ = 0;
 };
 
 }  // namespace pipeline

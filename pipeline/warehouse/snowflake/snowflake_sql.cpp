@@ -152,7 +152,8 @@ std::string sf_insert_staging_sql(const SqlIdentifier& schema, std::string_view 
 }
 
 std::string sf_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
-                         std::string_view staging, std::optional<CivilDate> prune_from) {
+                         std::string_view staging, std::optional<CivilDate> prune_from,
+                         bool overwrite) {
     std::string updates;
     for (std::size_t i = 1; i < destination_column_names.size(); ++i) {
         updates += fmt::format("{}{} = s.{}", i == 1 ? "" : ", ", column(i), column(i));
@@ -163,9 +164,10 @@ std::string sf_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table
         "MERGE INTO {0}.{1} t\n"
         "USING {0}.{2} s\n"
         "ON t.ORDER_ID = s.ORDER_ID{3}\n"
-        "WHEN MATCHED AND t.UPDATED_AT < s.UPDATED_AT THEN UPDATE SET {4}\n"
+        "WHEN MATCHED{7} THEN UPDATE SET {4}\n"
         "WHEN NOT MATCHED THEN INSERT ({5}) VALUES ({6})",
-        upper(schema), upper(table), staging, prune, updates, column_list(), column_list("s."));
+        upper(schema), upper(table), staging, prune, updates, column_list(), column_list("s."),
+        overwrite ? "" : " AND t.UPDATED_AT < s.UPDATED_AT");
 }
 
 std::string sf_upsert_run_records_sql(const QualifiedName& run_table, std::size_t records) {

@@ -45,9 +45,11 @@ std::string sf_insert_staging_sql(const SqlIdentifier& schema, std::string_view 
 /// MERGE staging into the target, newer-wins: matched and target older ->
 /// update every column; not matched -> insert. With `prune_from`, the target
 /// side is restricted to ORDER_DATE >= that date (the caller only passes it
-/// when every staged row's ORDER_DATE is on or after it).
+/// when every staged row's ORDER_DATE is on or after it). With `overwrite`
+/// (repair) matched rows are updated whatever their UPDATED_AT.
 std::string sf_merge_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
-                         std::string_view staging, std::optional<CivilDate> prune_from);
+                         std::string_view staging, std::optional<CivilDate> prune_from,
+                         bool overwrite = false);
 
 /// MERGE of `records` run records (>= 1) from 17 scalar bindings each, in
 /// RunRecord order, the rows joined by UNION ALL: one request for all of them.

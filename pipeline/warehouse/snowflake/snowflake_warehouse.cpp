@@ -10,6 +10,7 @@
 
 #include "pipeline/core/error.hpp"
 #include "pipeline/core/unicode.hpp"
+#include "pipeline/orders/validate.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_sql.hpp"
 
@@ -367,8 +368,8 @@ MergeCounts SnowflakeWarehouse::load_batch_once(std::span<const OrderRow> rows,
     counts.stage_seconds = seconds_since(t0);
     const auto t1 = std::chrono::steady_clock::now();
     const ResultSet merged =
-        run("MERGE " + target_,
-            sf_merge_sql(destination_.schema, destination_.table, staging_, prune_from));
+        run("MERGE " + target_, sf_merge_sql(destination_.schema, destination_.table, staging_,
+                                             prune_from, batch.overwrite));
     counts.inserted = count_column(merged, "number of rows inserted").value_or(0);
     counts.updated = count_column(merged, "number of rows updated").value_or(0);
     counts.merge_seconds = seconds_since(t1);
@@ -411,6 +412,119 @@ void SnowflakeWarehouse::upsert_run_records(std::span<const RunRecord> records) 
                        sf_upsert_run_records_sql(destination_.run_table, chunk.size()), bindings);
         });
     }
+}
+
+namespace {
+
+SnowflakeBinding text_binding(std::string value) {
+    return SnowflakeBinding{"TEXT", {std::move(value)}, true};
+}
+
+SnowflakeBinding fixed_binding(std::int64_t value) {
+    return SnowflakeBinding{"FIXED", {std::to_string(value)}, true};
+}
+
+// Snowflake binds no arrays outside INSERT: key lists go out in statements of this many.
+constexpr std::size_t keys_per_statement = 1000;
+
+std::vector<RowDigest> digests_of(const ResultSet& result) {
+    std::vector<RowDigest> out;
+    for (const auto& row : result.rows) {
+        if (row.size() >= 3) {
+            out.push_back({parse_int64(row[0].value_or("")).value_or(0),
+                           parse_int64(row[1].value_or("")).value_or(0), row[2].value_or("")});
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+ResultSet SnowflakeWarehouse::compare_query(const std::string& label, std::string statement,
+                                            std::vector<SnowflakeBinding> bindings) {
+    const std::int64_t before = client_.bytes_received();
+    ResultSet result = run(label, std::move(statement), std::move(bindings));
+    ++compare_cost_.statements;
+    compare_cost_.bytes += client_.bytes_received() - before;
+    return result;
+}
+
+std::vector<BucketSum> SnowflakeWarehouse::bucket_sums(const TableShape& shape,
+                                                       const CompareScope& scope, bool deep,
+                                                       std::int64_t modulus,
+                                                       const std::vector<std::int64_t>& within) {
+    std::vector<SnowflakeBinding> bindings;
+    for (std::string& p : scope_parameters(scope, Dialect::snowflake)) {
+        bindings.push_back(text_binding(std::move(p)));
+    }
+    for (const std::int64_t bucket : within) {
+        bindings.push_back(fixed_binding(bucket));
+    }
+    const ResultSet result = compare_query(
+        "SELECT verify buckets " + target_,
+        bucket_sums_sql(shape, Dialect::snowflake, scope, deep, modulus, within.size()),
+        std::move(bindings));
+    std::vector<BucketSum> out;
+    for (const auto& row : result.rows) {
+        if (row.size() >= 3) {
+            out.push_back({parse_int64(row[0].value_or("")).value_or(-1),
+                           parse_int64(row[1].value_or("")).value_or(0),
+                           sum_modulo_2_64(row[2].value_or(""))});
+        }
+    }
+    return out;
+}
+
+std::vector<RowDigest> SnowflakeWarehouse::leaf_digests(const TableShape& shape,
+                                                        const CompareScope& scope, bool deep,
+                                                        const std::vector<std::int64_t>& leaves) {
+    std::vector<SnowflakeBinding> bindings;
+    for (std::string& p : scope_parameters(scope, Dialect::snowflake)) {
+        bindings.push_back(text_binding(std::move(p)));
+    }
+    for (const std::int64_t leaf : leaves) {
+        bindings.push_back(fixed_binding(leaf));
+    }
+    return digests_of(
+        compare_query("SELECT verify rows " + target_,
+                      leaf_digests_sql(shape, Dialect::snowflake, scope, deep, leaves.size()),
+                      std::move(bindings)));
+}
+
+std::vector<RowDigest> SnowflakeWarehouse::key_digests(const TableShape& shape, bool deep,
+                                                       std::span<const std::int64_t> keys) {
+    std::vector<RowDigest> out;
+    for (std::size_t first = 0; first < keys.size(); first += keys_per_statement) {
+        const auto chunk = keys.subspan(first, std::min(keys_per_statement, keys.size() - first));
+        std::vector<SnowflakeBinding> bindings;
+        for (const std::int64_t key : chunk) {
+            bindings.push_back(fixed_binding(key));
+        }
+        for (RowDigest& d : digests_of(
+                 compare_query("SELECT verify keys " + target_,
+                               key_digests_sql(shape, Dialect::snowflake, deep, chunk.size()),
+                               std::move(bindings)))) {
+            out.push_back(std::move(d));
+        }
+    }
+    return out;
+}
+
+std::int64_t SnowflakeWarehouse::delete_keys(const TableShape& shape,
+                                             std::span<const std::int64_t> keys) {
+    std::int64_t deleted = 0;
+    for (std::size_t first = 0; first < keys.size(); first += keys_per_statement) {
+        const auto chunk = keys.subspan(first, std::min(keys_per_statement, keys.size() - first));
+        std::vector<SnowflakeBinding> bindings;
+        for (const std::int64_t key : chunk) {
+            bindings.push_back(fixed_binding(key));
+        }
+        const ResultSet result =
+            run("DELETE " + target_, delete_keys_sql(shape, Dialect::snowflake, chunk.size()),
+                std::move(bindings));
+        deleted += count_column(result, "number of rows deleted").value_or(0);
+    }
+    return deleted;
 }
 
 std::optional<WarehouseCost> SnowflakeWarehouse::cost() const {

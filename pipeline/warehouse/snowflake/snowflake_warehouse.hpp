@@ -47,6 +47,16 @@ public:
     MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
     void upsert_run_records(std::span<const RunRecord> records) override;
     std::optional<WarehouseCost> cost() const override;
+    std::vector<BucketSum> bucket_sums(const TableShape& shape, const CompareScope& scope,
+                                       bool deep, std::int64_t modulus,
+                                       const std::vector<std::int64_t>& within) override;
+    std::vector<RowDigest> leaf_digests(const TableShape& shape, const CompareScope& scope,
+                                        bool deep,
+                                        const std::vector<std::int64_t>& leaves) override;
+    std::vector<RowDigest> key_digests(const TableShape& shape, bool deep,
+                                       std::span<const std::int64_t> keys) override;
+    std::int64_t delete_keys(const TableShape& shape, std::span<const std::int64_t> keys) override;
+    CompareCost compare_cost() const override { return compare_cost_; }
 
     /// Requests sent so far (for logs and tests).
     int requests_sent() const noexcept { return client_.requests_sent(); }
@@ -62,6 +72,9 @@ private:
     template <class Work>
     auto recovering_schema(Work&& work);
     MergeCounts load_batch_once(std::span<const OrderRow> rows, const BatchContext& batch);
+    /// Runs a verify statement, counting it and the bytes of its answer.
+    ResultSet compare_query(const std::string& label, std::string statement,
+                            std::vector<SnowflakeBinding> bindings);
 
     DestinationConfig destination_;
     std::string pipeline_name_;
@@ -80,6 +93,7 @@ private:
     std::chrono::steady_clock::time_point resumed_at_;
     std::optional<double> resumed_seconds_;  ///< set once suspended: RESUME to SUSPEND
     double statement_seconds_ = 0;           ///< statements that needed compute
+    CompareCost compare_cost_;
 };
 
 }  // namespace pipeline

@@ -1,0 +1,93 @@
+// pipeline/verify/verify.hpp: `verify` and `verify --repair`: is the warehouse what the source
+// says, and make it so (missing, stale, extra, different rows; hard deletes).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pipeline/config/config.hpp"
+#include "pipeline/observe/run_record.hpp"
+#include "pipeline/warehouse/warehouse.hpp"
+
+namespace pipeline {
+
+struct VerifyOptions {
+    std::optional<CivilDate> from;  ///< with `to`: rows with updated_at in these UTC days
+    std::optional<CivilDate> to;
+    bool deep = false;  ///< also compare every loaded column of rows with equal updated_at
+};
+
+/// What verify found. Keys are order_ids, sorted.
+struct VerifyReport {
+    CompareScope scope;
+    bool deep = false;
+    std::vector<std::int64_t> missing;    ///< valid at the source, not in the warehouse
+    std::vector<std::int64_t> stale;      ///< the warehouse's updated_at is older
+    std::vector<std::int64_t> extra;      ///< in the warehouse, no longer at the source
+    std::vector<std::int64_t> different;  ///< equal updated_at, a loaded column differs (deep)
+    std::vector<std::int64_t> newer;      ///< the warehouse's updated_at is newer than the source's
+    std::int64_t rejected = 0;            ///< source rows in scope that fail today's rules
+    std::int64_t source_rows = 0;         ///< valid source rows read
+    std::int64_t warehouse_rows = 0;      ///< warehouse rows in scope
+    int buckets_read = 0;                 ///< bucket sums the warehouse returned, every level
+    std::vector<int> buckets_per_level;
+    std::int64_t rows_fetched = 0;  ///< warehouse rows read one by one (differing buckets, lookups)
+    CompareCost cost;               ///< statements and bytes of the warehouse's answers
+    double seconds = 0;
+    Timestamp verified_at;
+
+    std::int64_t differences() const noexcept {
+        return static_cast<std::int64_t>(missing.size() + stale.size() + extra.size() +
+                                         different.size() + newer.size());
+    }
+};
+
+/// Compares the warehouse with the source over the scope (default: updated_at
+/// up to the checkpoint's watermark, or everything without one): the
+/// warehouse sums the md5 checksums of its rows per bucket of the key; only
+/// buckets whose sums differ from the tool's, computed from the validated and
+/// transformed source rows, are narrowed down (256 coarse buckets, then the
+/// 256 leaf buckets inside each that differs) and read row by row.
+/// Source rows that fail today's rules are counted as rejected, never as
+/// differences. Read-only: no lock, no record (Snowflake: the warehouse is
+/// resumed for the duration if it was suspended, and suspended again). Also
+/// writes the summary to `<CHECKPOINT_DIR>/<PIPELINE_NAME>.verify.json` for
+/// `doctor` and the metrics. Throws Error like a run.
+VerifyReport verify(const Config& config, const VerifyOptions& options);
+
+/// "updated_at <= T" or "updated_at in [F, T)": the scope for people. Pure.
+std::string scope_text(const CompareScope& scope);
+
+/// What `verify --repair` did.
+struct RepairReport {
+    VerifyReport before;
+    std::string run_id;
+    RunCounts counts;          ///< rows re-read from the source and loaded
+    std::int64_t deleted = 0;  ///< extra rows deleted (HARD_DELETES=delete)
+    VerifyReport after;        ///< the verify that followed
+};
+
+/// Verifies, then takes the run lock and re-loads the missing, stale and
+/// newer rows (with --deep the different ones too) from the source through
+/// validate/transform/staging/MERGE, overwriting whatever the warehouse holds
+/// for them; deletes the extra ones when HARD_DELETES=delete (keeps them,
+/// reported, otherwise); records the run (mode `repair`); then verifies again.
+RepairReport repair(const Config& config, const VerifyOptions& options);
+
+/// The summary of the last verify, as kept in `<pipeline>.verify.json`.
+struct LastVerify {
+    Timestamp at;
+    bool deep = false;
+    std::int64_t missing = 0, stale = 0, extra = 0, different = 0, newer = 0, rejected = 0;
+    std::int64_t differences() const noexcept {
+        return missing + stale + extra + different + newer;
+    }
+};
+
+/// The last verify's summary, if one was kept and is readable. Never throws.
+std::optional<LastVerify> last_verify(const Config& config) noexcept;
+
+}  // namespace pipeline
