@@ -4,7 +4,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         g++ cmake ninja-build libpq-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev \
-        libcli11-dev libspdlog-dev libfmt-dev \
+        libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libre2-dev pkg-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt CMakePresets.json ./
@@ -18,7 +18,7 @@ RUN cmake --preset release && cmake --build --preset release \
 FROM debian:bookworm-slim
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        libpq5 libssl3 libcurl4 libfmt9 libspdlog1.10 ca-certificates \
+        libpq5 libssl3 libcurl4 libfmt9 libspdlog1.10 libyaml-cpp0.7 libre2-9 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin pipeline \
     && mkdir -p /data/checkpoints /data/dlq \

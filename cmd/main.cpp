@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cmd/exit_code.hpp"
+#include "cmd/jobs_command.hpp"
 #include "cmd/ops_commands.hpp"
 #include "cmd/run_command.hpp"
 #include "cmd/verify_command.hpp"
@@ -29,6 +30,8 @@ int main(int argc, char** argv) {
         "--to` a range; `runs` lists run records; `checkpoint show|set|reset` manages the\n"
         "watermark; `dlq list|replay` works the dead-letter queue; `doctor` checks the setup;\n"
         "`verify [--repair]` proves the warehouse equals the source; `freshness` checks the SLA.\n"
+        "Other tables: declare them in a jobs file (--jobs FILE or ORDERS_PIPELINE_JOBS_FILE),\n"
+        "then `jobs list|check`, `run --job NAME` or `run --all`; every command takes --job.\n"
         "Every command takes --config and --help.\n"
         "Exit codes: 0 success, 1 run failed, 2 usage, 3 configuration, 4 another run holds\n"
         "the lock, 5 cancelled, 6 verify found differences / freshness SLA missed.",
@@ -52,6 +55,8 @@ int main(int argc, char** argv) {
     cmd::add_verify_command(app, verify_options);
     cmd::FreshnessOptions freshness_options;
     cmd::add_freshness_command(app, freshness_options);
+    cmd::JobsOptions jobs_options;
+    cmd::add_jobs_command(app, jobs_options);
 
     try {
         app.parse(argc, argv);
@@ -82,6 +87,9 @@ int main(int argc, char** argv) {
     }
     if (app.got_subcommand("freshness")) {
         return cmd::run_freshness_command(freshness_options);
+    }
+    if (app.got_subcommand("jobs")) {
+        return cmd::run_jobs_command(app, jobs_options);
     }
     return cmd::to_int(cmd::ExitCode::usage);
 }

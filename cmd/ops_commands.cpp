@@ -14,6 +14,7 @@
 #include "pipeline/core/error.hpp"
 #include "pipeline/observe/run_history.hpp"
 #include "pipeline/ops/doctor.hpp"
+#include "pipeline/orders/validate.hpp"
 #include "pipeline/run/run.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/runtime/pg_connection.hpp"
@@ -181,7 +182,7 @@ void add_runs_command(CLI::App& app, RunsOptions& options) {
 
 int run_runs(const RunsOptions& options) {
     ExitCode config_exit = ExitCode::success;
-    auto config = load_config(options.common, config_exit);
+    auto config = load_config(options.common, config_exit, JobNeeds::names);
     if (!config) {
         return to_int(config_exit);
     }
@@ -272,8 +273,26 @@ int run_checkpoint(const CheckpointOptions& options) {
         fmt::print(stderr, "error: add --yes to change the checkpoint\n");
         return to_int(ExitCode::usage);
     }
+    ExitCode config_exit = ExitCode::success;
+    // Only `set` needs a declared job's plan (an integer cursor takes a position).
+    auto config = load_config(options.common, config_exit,
+                              options.set->parsed() ? JobNeeds::plan : JobNeeds::names);
+    if (!config) {
+        return to_int(config_exit);
+    }
+    const bool integer_cursor =
+        config->job && config->job->cursor_kind == pipeline::CursorKind::integer;
     std::optional<pipeline::Timestamp> new_watermark;
-    if (options.set->parsed()) {
+    std::optional<std::int64_t> new_position;
+    if (options.set->parsed() && integer_cursor) {
+        new_position = pipeline::parse_int64(options.timestamp);
+        if (!new_position) {
+            fmt::print(stderr,
+                       "error: job {} has an integer cursor: give a whole number, not '{}'\n",
+                       config->pipeline_name, options.timestamp);
+            return to_int(ExitCode::usage);
+        }
+    } else if (options.set->parsed()) {
         new_watermark =
             pipeline::parse_timestamp(options.timestamp, pipeline::OffsetRule::required);
         if (!new_watermark) {
@@ -283,11 +302,6 @@ int run_checkpoint(const CheckpointOptions& options) {
                        options.timestamp);
             return to_int(ExitCode::usage);
         }
-    }
-    ExitCode config_exit = ExitCode::success;
-    auto config = load_config(options.common, config_exit);
-    if (!config) {
-        return to_int(config_exit);
     }
     const pipeline::CheckpointStore store(config->checkpoint_dir, config->pipeline_name);
     try {
@@ -305,16 +319,18 @@ int run_checkpoint(const CheckpointOptions& options) {
                       : std::nullopt;
             const auto* hold = state && state->hold_back ? &*state->hold_back : nullptr;
             if (options.json) {
-                Json j = {{"pipeline", config->pipeline_name},
-                          {"file", store.path().string()},
-                          {"version", state ? Json(state->version) : Json(nullptr)},
-                          {"watermark", state ? Json(pipeline::format_timestamp(state->watermark))
-                                              : Json(nullptr)},
-                          {"saved_at", state ? Json(pipeline::format_timestamp(state->saved_at))
-                                             : Json(nullptr)},
-                          {"source_now", pipeline::format_timestamp(now)},
-                          {"lag_seconds", lag ? Json(*lag) : Json(nullptr)},
-                          {"hold_back", nullptr}};
+                Json j = {
+                    {"pipeline", config->pipeline_name},
+                    {"file", store.path().string()},
+                    {"version", state ? Json(state->version) : Json(nullptr)},
+                    {"watermark",
+                     state ? Json(pipeline::format_timestamp(state->watermark)) : Json(nullptr)},
+                    {"saved_at",
+                     state ? Json(pipeline::format_timestamp(state->saved_at)) : Json(nullptr)},
+                    {"source_now", pipeline::format_timestamp(now)},
+                    {"lag_seconds", lag ? Json(*lag) : Json(nullptr)},
+                    {"position", state && state->position ? Json(*state->position) : Json(nullptr)},
+                    {"hold_back", nullptr}};
                 if (hold != nullptr) {
                     Json waiting = Json::array();
                     for (const auto& w : hold->waiting) {
@@ -348,6 +364,10 @@ int run_checkpoint(const CheckpointOptions& options) {
                     pipeline::format_timestamp(state->watermark),
                     pipeline::format_timestamp(state->saved_at), pipeline::format_timestamp(now),
                     human_seconds(*lag), *lag);
+                if (state->position) {
+                    fmt::print("position    {} (the integer cursor's last value loaded)\n",
+                               *state->position);
+                }
                 if (state->hold_back_unreadable) {
                     fmt::print(
                         "hold-back   unreadable ({}): the next run reaches back {} min for "
@@ -375,7 +395,17 @@ int run_checkpoint(const CheckpointOptions& options) {
         if (!lock) {
             return to_int(ExitCode::lock_held);
         }
-        if (new_watermark) {
+        if (new_position) {
+            pipeline::CheckpointState state;
+            state.watermark = source_now(*config);
+            state.saved_at = pipeline::now_utc();
+            state.position = *new_position;
+            store.save_state(state);
+            fmt::print("checkpoint of '{}' set to position {} ({})\n", config->pipeline_name,
+                       *new_position, store.path().string());
+            pipeline::log_info("checkpoint set by hand",
+                               {{"event", "checkpoint_set"}, {"position", *new_position}});
+        } else if (new_watermark) {
             store.save(*new_watermark, pipeline::now_utc());
             fmt::print("checkpoint of '{}' set to {} ({})\n", config->pipeline_name,
                        pipeline::format_timestamp(*new_watermark), store.path().string());
@@ -426,7 +456,8 @@ void add_dlq_command(CLI::App& app, DlqOptions& options) {
 
 int run_dlq(const DlqOptions& options) {
     ExitCode config_exit = ExitCode::success;
-    auto config = load_config(options.common, config_exit);
+    auto config = load_config(options.common, config_exit,
+                              options.list->parsed() ? JobNeeds::names : JobNeeds::plan);
     if (!config) {
         return to_int(config_exit);
     }

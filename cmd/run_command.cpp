@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cmd/jobs_command.hpp"
 #include "cmd/signals.hpp"
 #include "pipeline/core/error.hpp"
 #include "pipeline/observe/metrics.hpp"
@@ -36,6 +37,10 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
                     "Backfill this UTC day (YYYY-MM-DD) instead of the incremental window");
     add_config_option(*run, options.common);
     add_metrics_option(*run, options.metrics_file);
+    run->add_flag("--all", options.all,
+                  "Run every job of the jobs file, one after another (each its own lock, "
+                  "checkpoint, DLQ and record; one failing does not stop the others; the exit "
+                  "code is the worst)");
     run->add_flag("--dry-run", options.dry_run,
                   "Extract, validate and transform the window; print the counts and the SQL a "
                   "run would send; write nothing (no checkpoint, DLQ, run record or table)");
@@ -207,6 +212,15 @@ int run_dry(const pipeline::Config& config, const pipeline::RunOptions& run_opti
 }  // namespace
 
 int run_run(const RunCommandOptions& options) {
+    if (options.all) {
+        if (!options.common.job.empty() || !options.date.empty() || options.dry_run) {
+            fmt::print(stderr,
+                       "error: --all runs every job incrementally; it takes neither "
+                       "--job, --date nor --dry-run\n");
+            return to_int(ExitCode::usage);
+        }
+        return run_all_jobs(options.common, options.metrics_file);
+    }
     pipeline::RunOptions run_options;
     if (!options.date.empty()) {
         run_options.backfill_date = pipeline::parse_date(options.date);

@@ -14,6 +14,7 @@ struct RunCommandOptions {
     std::string date;          ///< --date YYYY-MM-DD; empty: incremental
     std::string metrics_file;  ///< --metrics-file PATH; empty: none
     bool dry_run = false;      ///< --dry-run: extract/validate/transform only, write nothing
+    bool all = false;          ///< --all: every declared job, one after another
 };
 
 /// Runs the pipeline once with `run_options`, writes the metrics file when

@@ -246,7 +246,7 @@ void add_freshness_command(CLI::App& app, FreshnessOptions& options) {
 
 int run_freshness_command(const FreshnessOptions& options) {
     ExitCode config_exit = ExitCode::success;
-    auto config = load_config(options.common, config_exit);
+    auto config = load_config(options.common, config_exit, JobNeeds::names);
     if (!config) {
         return to_int(config_exit);
     }

@@ -2,7 +2,7 @@
 
 # Debian bookworm packages the build, the tests and the demo need.
 OP_PACKAGES=(g++ cmake ninja-build libpq-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev
-    libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libbenchmark-dev postgresql-15
+    libcli11-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libre2-dev pkg-config libgtest-dev libbenchmark-dev postgresql-15
     postgresql-client-15 time clang clang-format libclang-rt-14-dev)
 
 # Installs whatever of OP_PACKAGES is missing (apt-get; sudo when not root).

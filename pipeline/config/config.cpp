@@ -34,7 +34,7 @@ ConninfoPtr parse_conninfo(const std::string& text) {
 }
 
 // Every key this build understands (without the prefix).
-constexpr std::array<std::string_view, 32> known_keys = {"PIPELINE_NAME",
+constexpr std::array<std::string_view, 33> known_keys = {"PIPELINE_NAME",
                                                          "SOURCE_DB_URL",
                                                          "SOURCE_SCHEMA",
                                                          "SOURCE_TABLE",
@@ -56,6 +56,7 @@ constexpr std::array<std::string_view, 32> known_keys = {"PIPELINE_NAME",
                                                          "MAX_TRANSACTION_MINUTES",
                                                          "MAX_REJECT_RATIO",
                                                          "HARD_DELETES",
+                                                         "JOBS_FILE",
                                                          "RETRY_MAX_ATTEMPTS",
                                                          "RETRY_BASE_DELAY_MS",
                                                          "FAIL_POINT",
@@ -225,16 +226,6 @@ EnvMap parse_file(std::string_view text, std::vector<ConfigProblem>& problems) {
     return values;
 }
 
-bool valid_pipeline_name(std::string_view name) {
-    if (name.empty() || name.size() > 63) {
-        return false;
-    }
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '-';
-    });
-}
-
 void check_source_url(Collector& c, const std::string& url, bool allow_primary) {
     if (!parse_conninfo(url)) {
         c.problem("SOURCE_DB_URL",
@@ -312,6 +303,17 @@ std::optional<SnowflakeDestination> snowflake_settings(Collector& c, const std::
 }
 
 }  // namespace
+
+Config config_for_job(const Config& base, const JobTable& job) {
+    Config config = base;
+    config.pipeline_name = job.name;
+    config.source_schema = job.source.schema;
+    config.source_table = job.source.table;
+    config.destination.schema = job.target.schema;
+    config.destination.table = job.target.table;
+    config.job = job;
+    return config;
+}
 
 std::string_view to_string(LogLevel level) {
     switch (level) {
@@ -412,6 +414,9 @@ ConfigResult parse_config(const EnvMap& env, std::optional<std::string_view> fil
         "HARD_DELETES", "keep",
         std::array<std::pair<std::string_view, HardDeletes>, 2>{
             {{"keep", HardDeletes::keep}, {"delete", HardDeletes::delete_rows}}});
+    if (auto jobs = c.get("JOBS_FILE"); jobs && !trim_ascii(*jobs).empty()) {
+        config.jobs_file = std::filesystem::path(std::string(trim_ascii(*jobs)));
+    }
     auto retry_attempts = c.integer("RETRY_MAX_ATTEMPTS", 6, 1, 20);
     auto retry_base_ms = c.integer("RETRY_BASE_DELAY_MS", 1000, 1, 60000);
     if (auto text = c.get("FAIL_POINT"); text && !trim_ascii(*text).empty()) {

@@ -12,6 +12,7 @@
 #include "pipeline/core/secret.hpp"
 #include "pipeline/core/sql_identifier.hpp"
 #include "pipeline/core/timestamp.hpp"
+#include "pipeline/jobs/job_plan.hpp"
 #include "pipeline/runtime/fail_point.hpp"
 #include "pipeline/runtime/retry.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_auth.hpp"
@@ -76,6 +77,11 @@ struct Config {
     /// exceeds this stops the run before it is loaded; nullopt: off.
     std::optional<double> max_reject_ratio;
     HardDeletes hard_deletes = HardDeletes::keep;
+    /// JOBS_FILE (or --jobs): the declared jobs, YAML.
+    std::optional<std::filesystem::path> jobs_file;
+    /// Set for a declared job's run (config_for_job): its plan. nullopt: the
+    /// built-in orders job.
+    std::optional<JobTable> job;
     std::filesystem::path checkpoint_dir;
     std::filesystem::path dlq_dir;
     LogLevel log_level = LogLevel::info;
@@ -117,6 +123,10 @@ EnvMap environment_snapshot();
 /// "host:port/dbname" of a PostgreSQL URL or conninfo for logs, without user
 /// or password; "<unparseable>" when libpq cannot parse it.
 std::string describe_pg_target(const Secret& url);
+
+/// The configuration of a declared job: `base` with the job's name (its
+/// checkpoint, lock, DLQ files and run records), source and target. Pure.
+Config config_for_job(const Config& base, const JobTable& job);
 
 /// One line per problem, as printed on a configuration error.
 std::string format_problems(const std::vector<ConfigProblem>& problems);

@@ -1,6 +1,8 @@
 // pipeline/core/sql_identifier.cpp: identifier validation.
 #include "pipeline/core/sql_identifier.hpp"
 
+#include <algorithm>
+
 namespace pipeline {
 
 namespace {
@@ -39,6 +41,16 @@ std::optional<QualifiedName> QualifiedName::parse(std::string_view text) {
         return std::nullopt;
     }
     return QualifiedName{*schema, *table};
+}
+
+bool valid_pipeline_name(std::string_view name) {
+    if (name.empty() || name.size() > 63) {
+        return false;
+    }
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
 }
 
 }  // namespace pipeline

@@ -38,4 +38,8 @@ struct QualifiedName {
     std::string str() const { return schema.str() + "." + table.str(); }
 };
 
+/// True for a pipeline (or job) name: 1-63 of [A-Za-z0-9_-]. It names files
+/// and locks, never SQL. Pure.
+bool valid_pipeline_name(std::string_view name);
+
 }  // namespace pipeline

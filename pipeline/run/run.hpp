@@ -1,6 +1,7 @@
 // pipeline/run/run.hpp: one run of the pipeline, the linear sequence of spec §1.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -30,7 +31,11 @@ struct RunSummary {
     double duration_seconds = 0;
     std::optional<Timestamp> window_from;  ///< exclusive for incremental, inclusive for backfill
     Timestamp window_until;                ///< inclusive for incremental, exclusive for backfill
-    std::optional<Timestamp> checkpoint_saved;      ///< the new watermark, when it moved
+    std::optional<Timestamp> checkpoint_saved;  ///< the new watermark, when it moved
+    /// A declared job with an integer cursor: its window by value, and the position saved.
+    std::optional<std::int64_t> window_from_position;
+    std::optional<std::int64_t> window_until_position;
+    std::optional<std::int64_t> position_saved;
     std::optional<std::filesystem::path> dlq_file;  ///< set when rows were rejected
     /// Commit-aware windows (incremental runs): rows of the held-back part,
     /// how far the next window reaches back (0: not at all) and whether the

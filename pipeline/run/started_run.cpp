@@ -61,8 +61,9 @@ StartedRun::StartedRun(const Config& config, std::function<void(const RunRecord&
       started_at_(steady_start) {
     const WarehouseSession session{application_name, config.pipeline_name, record_.run_id,
                                    config.retry, config.checkpoint_dir};
-    warehouse_ = retrier.run("connect to the destination",
-                             [&] { return make_warehouse(config.destination, session); });
+    warehouse_ = retrier.run("connect to the destination", [&] {
+        return make_warehouse(config.destination, session, config.job);
+    });
     if (warehouse_->records_wake_warehouse()) {
         journal_.emplace(config.checkpoint_dir, config.pipeline_name);
     }

@@ -57,6 +57,13 @@ public:
         }
         return value(row, column);
     }
+    /// A result column's type oid and type modifier.
+    unsigned column_type(int column) const noexcept {
+        return result_ ? PQftype(result_.get(), column) : 0;
+    }
+    int column_typmod(int column) const noexcept {
+        return result_ ? PQfmod(result_.get(), column) : -1;
+    }
     /// Rows affected, from the command tag (0 when it has none).
     long long affected_rows() const noexcept;
 

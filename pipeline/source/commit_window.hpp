@@ -136,6 +136,10 @@ struct HeldBackPart {
     Timestamp from;
     Timestamp plain_after;
     Unseen unseen;
+    /// An integer cursor's window (append-only tables): the same part by
+    /// value; `from`/`plain_after` are then unused.
+    std::optional<std::int64_t> from_position = std::nullopt;
+    std::optional<std::int64_t> plain_after_position = std::nullopt;
 };
 
 /// One line per waiting transaction for logs and `checkpoint show`, e.g.

@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
 
+#include "pipeline/orders/validate.hpp"
 #include "pipeline/runtime/logging.hpp"
 
 namespace pipeline {
@@ -22,22 +24,51 @@ std::string column_list() {
     return out;
 }
 
-ResumeKey key_of(const SourceRow& row) {
-    const Field& id = row[SourceColumn::order_id];
-    return ResumeKey{std::string(row[SourceColumn::updated_at].value_or("")),
-                     id ? std::optional<std::string>(*id) : std::nullopt};
-}
-
-bool has_key(const SourceRow& row, const ResumeKey& key) {
-    return row[SourceColumn::updated_at].value_or("") == key.updated_at &&
-           row[SourceColumn::order_id] == key.order_id;
+std::string_view bound_type(CursorKind kind) {
+    return kind == CursorKind::integer ? "bigint" : "timestamptz";
 }
 
 }  // namespace
 
-std::uint64_t row_fingerprint(const SourceRow& row) {
+ExtractSpec ExtractSpec::orders(const SqlIdentifier& schema, const SqlIdentifier& table) {
+    ExtractSpec spec;
+    spec.schema = schema;
+    spec.table = table;
+    spec.select_list = column_list();
+    spec.data_columns = source_column_count;
+    spec.cursor = "updated_at";
+    spec.key = {"order_id"};
+    spec.cursor_text_column = static_cast<int>(SourceColumn::updated_at);
+    spec.key_text_columns = {static_cast<int>(SourceColumn::order_id)};
+    return spec;
+}
+
+ExtractSpec ExtractSpec::job(const JobTable& job) {
+    ExtractSpec spec;
+    spec.schema = job.source.schema;
+    spec.table = job.source.table;
+    spec.data_columns = job.columns.size();
+    spec.cursor = job.cursor_column().name;
+    spec.cursor_kind = job.cursor_kind;
+    spec.binary = true;
+    // The resume machinery compares text: the cursor and key follow the binary columns as text.
+    spec.select_list = job_select_list(job) + ", s." + spec.cursor + "::text";
+    spec.cursor_text_column = static_cast<int>(spec.data_columns);
+    for (const std::size_t k : job.key) {
+        spec.key.push_back(job.columns[k].name);
+        spec.select_list += ", s." + job.columns[k].name + "::text";
+        spec.key_text_columns.push_back(static_cast<int>(spec.data_columns + spec.key.size()));
+    }
+    return spec;
+}
+
+int ExtractSpec::selected_columns() const noexcept {
+    return static_cast<int>(data_columns + (binary ? 1 + key.size() : 0));
+}
+
+std::uint64_t row_fingerprint(std::span<const std::optional<std::string_view>> fields) {
     std::string buffer;
-    for (const Field& f : row.fields) {
+    for (const auto& f : fields) {
         if (f) {
             buffer += fmt::format("{}:", f->size());
             buffer += *f;
@@ -59,13 +90,23 @@ void prepare_source_session(PgConnection& source, int statement_timeout_seconds)
 std::string Extractor::select_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
                                   const WindowRequest& window,
                                   const std::optional<ResumeKey>& resume) {
+    return select_sql(ExtractSpec::orders(schema, table), window, resume);
+}
+
+std::string Extractor::select_sql(const ExtractSpec& spec, const WindowRequest& window,
+                                  const std::optional<ResumeKey>& resume) {
+    const std::string& c = spec.cursor;
+    const std::string_view type = bound_type(spec.cursor_kind);
     std::string where;
     std::string marker;
     int next_param = 2;
     if (window.kind == WindowRequest::Kind::backfill) {
-        where = "updated_at >= $1::timestamptz AND updated_at < $2::timestamptz";
+        if (spec.cursor_kind == CursorKind::integer) {
+            throw Error(ErrorKind::internal, "an integer cursor has no days to backfill");
+        }
+        where = fmt::format("{0} >= $1::timestamptz AND {0} < $2::timestamptz", c);
         next_param = 3;
-    } else if (window.lower && window.held_back) {
+    } else if ((window.lower || window.lower_position) && window.held_back) {
         // The row's 32-bit xmin as the 64-bit id it stands for ($6: the
         // snapshot's xmax; an xmin above its low half is of the epoch before).
         const std::string x8 =
@@ -74,44 +115,65 @@ std::string Extractor::select_sql(const SqlIdentifier& schema, const SqlIdentifi
         // $1 is the plain part's bound here (the watermark): rows at or
         // below it are read only when the last snapshot could not see them.
         where = fmt::format(
-            "updated_at >= $3::timestamptz AND updated_at <= $2::timestamptz AND "
-            "(updated_at > $1::timestamptz OR {0} >= $4::bigint OR {0} = ANY($5::bigint[]))",
-            x8);
-        marker = ", s.updated_at <= $1::timestamptz";
+            "{1} >= $3::{2} AND {1} <= $2::{2} AND "
+            "({1} > $1::{2} OR {0} >= $4::bigint OR {0} = ANY($5::bigint[]))",
+            x8, c, type);
+        marker = fmt::format(", s.{} <= $1::{}", c, type);
         next_param = 7;
-    } else if (window.lower) {
-        where = "updated_at > $1::timestamptz AND updated_at <= $2::timestamptz";
+    } else if (window.lower || window.lower_position) {
+        where = fmt::format("{0} > $1::{1} AND {0} <= $2::{1}", c, type);
         next_param = 3;
     } else {
-        where = "updated_at <= $1::timestamptz";
+        where = fmt::format("{} <= $1::{}", c, type);
     }
     if (resume) {
-        // Row-wise "at or after the last key"; NULL order_ids sort last.
-        if (resume->order_id) {
-            where += fmt::format(
-                " AND (updated_at > ${0} OR (updated_at = ${0} AND (order_id >= ${1} OR "
-                "order_id IS NULL)))",
-                next_param, next_param + 1);
+        // Row-wise "at or after the last key"; NULL key columns sort last.
+        std::string any_null;
+        for (std::size_t k = 0; k < spec.key.size(); ++k) {
+            any_null += fmt::format("{}{} IS NULL", k == 0 ? "" : " OR ", spec.key[k]);
+        }
+        if (resume->key && spec.key.size() == 1) {
+            where += fmt::format(" AND ({0} > ${1} OR ({0} = ${1} AND ({2} >= ${3} OR {4})))", c,
+                                 next_param, spec.key[0], next_param + 1, any_null);
+        } else if (resume->key) {
+            std::string names;
+            std::string params;
+            for (std::size_t k = 0; k < spec.key.size(); ++k) {
+                names += (k == 0 ? "" : ", ") + spec.key[k];
+                params +=
+                    fmt::format("{}${}", k == 0 ? "" : ", ", next_param + 1 + static_cast<int>(k));
+            }
+            where += fmt::format(" AND ({0} > ${1} OR ({0} = ${1} AND (({2}) >= ({3}) OR {4})))", c,
+                                 next_param, names, params, any_null);
+        } else if (spec.key.size() == 1) {
+            where +=
+                fmt::format(" AND ({0} > ${1} OR ({0} = ${1} AND {2}))", c, next_param, any_null);
         } else {
-            where += fmt::format(
-                " AND (updated_at > ${0} OR (updated_at = ${0} AND order_id IS "
-                "NULL))",
-                next_param);
+            where +=
+                fmt::format(" AND ({0} > ${1} OR ({0} = ${1} AND ({2})))", c, next_param, any_null);
         }
     }
     // ORDER BY names the table's columns (s.updated_at), not the ::text output
     // columns of the same name: the order must be the types' order, the one the
     // resume predicate and the (updated_at, order_id) index use.
-    return fmt::format("SELECT {}{} FROM {}.{} AS s WHERE {} ORDER BY s.updated_at, s.order_id",
-                       column_list(), marker, schema.str(), table.str(), where);
+    std::string order = "s." + c;
+    for (const std::string& k : spec.key) {
+        order += ", s." + k;
+    }
+    return fmt::format("SELECT {}{} FROM {}.{} AS s WHERE {} ORDER BY {}", spec.select_list, marker,
+                       spec.schema.str(), spec.table.str(), where, order);
 }
 
 Extractor::Extractor(SourceConnector connect, Retrier& retrier, const SqlIdentifier& schema,
                      const SqlIdentifier& table, const WindowRequest& window, int batch_size)
+    : Extractor(std::move(connect), retrier, ExtractSpec::orders(schema, table), window,
+                batch_size) {}
+
+Extractor::Extractor(SourceConnector connect, Retrier& retrier, ExtractSpec spec,
+                     const WindowRequest& window, int batch_size)
     : connect_(std::move(connect)),
       retrier_(retrier),
-      schema_(schema),
-      table_(table),
+      spec_(std::move(spec)),
       window_(window),
       batch_size_(batch_size) {
     retrier_.run("open the source cursor", [&] {
@@ -239,41 +301,65 @@ void Extractor::open() {
     if (first) {
         until_text_ = std::string(now.value(0, 0));
         until_ = parse_timestamp(*until_text_, OffsetRule::assume_utc).value_or(Timestamp{});
+        until_bound_ = until_text_;
         if (window_.kind == WindowRequest::Kind::backfill) {
             until_ = *window_.upper;
+        }
+        if (spec_.cursor_kind == CursorKind::integer) {
+            // An integer window ends at the largest value this snapshot sees (NULL: no row).
+            const PgResult max =
+                conn_->exec(fmt::format("SELECT max({})::text FROM {}.{}", spec_.cursor,
+                                        spec_.schema.str(), spec_.table.str()),
+                            "[SELECT max cursor]");
+            until_bound_ =
+                max.field(0, 0) ? std::optional<std::string>(max.value(0, 0)) : std::nullopt;
+            until_position_ = until_bound_ ? parse_int64(*until_bound_) : std::nullopt;
         }
         if (sighting_) {
             complete_sighting(*snapshot);
         }
     }
+    const bool integer = spec_.cursor_kind == CursorKind::integer;
+    const auto bound = [&](Timestamp ts, std::optional<std::int64_t> position) {
+        return integer ? std::optional<std::string>(position ? std::to_string(*position)
+                                                             : std::string("0"))
+                       : std::optional<std::string>(format_timestamp(ts));
+    };
     std::vector<std::optional<std::string>> params;
     if (window_.kind == WindowRequest::Kind::backfill) {
         params = {format_timestamp(*window_.lower), format_timestamp(*window_.upper)};
-    } else if (window_.lower && window_.held_back) {
+    } else if ((window_.lower || window_.lower_position) && window_.held_back) {
         const HeldBackPart& part = *window_.held_back;
         std::string xids = "{";
         for (const Xid8 xid : part.unseen.xids) {
             xids += (xids.size() > 1 ? "," : "") + std::to_string(xid);
         }
         xids += "}";
-        params = {
-            format_timestamp(part.plain_after),   *until_text_,    format_timestamp(part.from),
-            std::to_string(part.unseen.xid_from), std::move(xids), std::to_string(snapshot->xmax)};
-    } else if (window_.lower) {
-        params = {format_timestamp(*window_.lower), *until_text_};
+        params = {bound(part.plain_after, part.plain_after_position),
+                  until_bound_,
+                  bound(part.from, part.from_position),
+                  std::to_string(part.unseen.xid_from),
+                  std::move(xids),
+                  std::to_string(snapshot->xmax)};
+    } else if (window_.lower || window_.lower_position) {
+        params = {bound(window_.lower.value_or(Timestamp{}), window_.lower_position), until_bound_};
     } else {
-        params = {*until_text_};
+        params = {until_bound_};
     }
     if (last_key_) {
         params.emplace_back(last_key_->updated_at);
-        if (last_key_->order_id) {
-            params.emplace_back(*last_key_->order_id);
+        if (last_key_->key) {
+            for (const std::string& k : *last_key_->key) {
+                params.emplace_back(k);
+            }
         }
     }
-    const std::string label = fmt::format("[DECLARE CURSOR {}.{}]", schema_.str(), table_.str());
-    conn_->exec_params(fmt::format("DECLARE {} NO SCROLL CURSOR FOR {}", cursor_name,
-                                   select_sql(schema_, table_, window_, last_key_)),
-                       params, label);
+    const std::string label =
+        fmt::format("[DECLARE CURSOR {}.{}]", spec_.schema.str(), spec_.table.str());
+    conn_->exec_params(
+        fmt::format("DECLARE {} {}NO SCROLL CURSOR FOR {}", cursor_name,
+                    spec_.binary ? "BINARY " : "", select_sql(spec_, window_, last_key_)),
+        params, label);
     skip_key_ = last_key_;
     skip_counts_ = last_key_rows_;
 }
@@ -316,14 +402,60 @@ std::optional<SourceBatch> Extractor::next_batch(int max_rows) {
     });
 }
 
-void Extractor::remember_tail(const std::vector<SourceRow>& rows) {
+ResumeKey Extractor::key_of(const PgResult& result, int row) const {
+    ResumeKey key{std::string(result.value(row, spec_.cursor_text_column)), std::nullopt};
+    std::vector<std::string> values;
+    for (const int c : spec_.key_text_columns) {
+        if (result.is_null(row, c)) {
+            return key;
+        }
+        values.emplace_back(result.value(row, c));
+    }
+    key.key = std::move(values);
+    return key;
+}
+
+bool Extractor::has_key(const PgResult& result, int row, const ResumeKey& key) const {
+    if (result.value(row, spec_.cursor_text_column) != key.updated_at) {
+        return false;
+    }
+    bool any_null = false;
+    for (std::size_t k = 0; k < spec_.key_text_columns.size(); ++k) {
+        const int c = spec_.key_text_columns[k];
+        if (result.is_null(row, c)) {
+            any_null = true;
+        } else if (key.key && result.value(row, c) != (*key.key)[k]) {
+            return false;
+        }
+    }
+    return any_null == !key.key.has_value();
+}
+
+std::uint64_t Extractor::fingerprint(const PgResult& result, int row) const {
+    std::array<std::optional<std::string_view>, 64> small{};
+    std::vector<std::optional<std::string_view>> fields;
+    const auto n = spec_.data_columns;
+    if (n > small.size()) {
+        fields.resize(n);
+    }
+    auto* out = n > small.size() ? fields.data() : small.data();
+    for (std::size_t c = 0; c < n; ++c) {
+        out[c] = result.field(row, static_cast<int>(c));
+    }
+    return row_fingerprint({out, n});
+}
+
+void Extractor::remember_tail(const SourceBatch& batch) {
     // Only the rows sharing the last key can be re-read by a resumed cursor.
-    if (!last_key_ || !has_key(rows.back(), *last_key_)) {
-        last_key_ = key_of(rows.back());
+    const PgResult& result = batch.result;
+    const int last = batch.kept.back();
+    if (!last_key_ || !has_key(result, last, *last_key_)) {
+        last_key_ = key_of(result, last);
         last_key_rows_.clear();
     }
-    for (auto it = rows.rbegin(); it != rows.rend() && has_key(*it, *last_key_); ++it) {
-        ++last_key_rows_[row_fingerprint(*it)];
+    for (auto it = batch.kept.rbegin(); it != batch.kept.rend() && has_key(result, *it, *last_key_);
+         ++it) {
+        ++last_key_rows_[fingerprint(result, *it)];
     }
 }
 
@@ -363,18 +495,16 @@ std::optional<SourceBatch> Extractor::fetch(int max_rows) {
             done_ = true;
             return std::nullopt;
         }
-        batch.rows.reserve(static_cast<std::size_t>(rows));
-        const bool marked = batch.result.columns() > static_cast<int>(source_column_count);
+        const bool orders = !spec_.binary && spec_.data_columns == source_column_count;
+        batch.kept.reserve(static_cast<std::size_t>(rows));
+        const int marker = spec_.selected_columns();
+        const bool marked = batch.result.columns() > marker;
         for (int r = 0; r < rows; ++r) {
-            SourceRow row;
-            for (std::size_t c = 0; c < source_column_count; ++c) {
-                row.fields[c] = batch.result.field(r, static_cast<int>(c));
-            }
             if (skip_key_) {
-                if (has_key(row, *skip_key_)) {
+                if (has_key(batch.result, r, *skip_key_)) {
                     // Handed out before the session was lost? (Counted, so
                     // that identical duplicate rows are each skipped once.)
-                    auto seen = skip_counts_.find(row_fingerprint(row));
+                    auto seen = skip_counts_.find(fingerprint(batch.result, r));
                     if (seen != skip_counts_.end() && seen->second > 0) {
                         --seen->second;
                         continue;
@@ -383,13 +513,23 @@ std::optional<SourceBatch> Extractor::fetch(int max_rows) {
                     skip_key_.reset();  // past the re-read key: nothing more to skip
                 }
             }
-            batch.rows.push_back(row);
-            if (marked && batch.result.value(r, static_cast<int>(source_column_count)) == "t") {
+            batch.kept.push_back(r);
+            if (marked && (batch.result.value(r, marker) == "t" ||
+                           batch.result.value(r, marker) == std::string_view("\x01", 1))) {
                 ++rows_reread_;
             }
         }
-        if (!batch.rows.empty()) {
-            remember_tail(batch.rows);
+        if (orders) {
+            batch.rows.reserve(batch.kept.size());
+            for (const int r : batch.kept) {
+                SourceRow& row = batch.rows.emplace_back();
+                for (std::size_t c = 0; c < source_column_count; ++c) {
+                    row.fields[c] = batch.result.field(r, static_cast<int>(c));
+                }
+            }
+        }
+        if (!batch.kept.empty()) {
+            remember_tail(batch);
             return batch;
         }
     }

@@ -4,12 +4,14 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "pipeline/core/sql_identifier.hpp"
 #include "pipeline/core/timestamp.hpp"
+#include "pipeline/jobs/job_plan.hpp"
 #include "pipeline/orders/order_row.hpp"
 #include "pipeline/runtime/pg_connection.hpp"
 #include "pipeline/runtime/retry.hpp"
@@ -17,13 +19,39 @@
 
 namespace pipeline {
 
+/// What to read: which table and columns, in which order. The orders job
+/// reads its 17 columns as text (ExtractSpec::orders); a declared job reads
+/// its columns in binary, with its cursor and key as text after them (for
+/// resuming), ordered by (cursor, key...).
+struct ExtractSpec {
+    SqlIdentifier schema;
+    SqlIdentifier table;
+    std::string select_list;  ///< the data columns, over alias s
+    std::size_t data_columns = 0;
+    std::string cursor;  ///< a column of the table
+    CursorKind cursor_kind = CursorKind::timestamptz;
+    std::vector<std::string> key;       ///< columns of the table
+    bool binary = false;                ///< a BINARY cursor (values in PostgreSQL's binary format)
+    int cursor_text_column = 0;         ///< result column of the cursor's text (for resuming)
+    std::vector<int> key_text_columns;  ///< result columns of the key's text
+
+    /// The orders job (spec §3): 17 columns as text, (updated_at, order_id).
+    static ExtractSpec orders(const SqlIdentifier& schema, const SqlIdentifier& table);
+    /// A declared job: its columns in binary, then its cursor and key as text.
+    static ExtractSpec job(const JobTable& job);
+    /// Columns before the held-back marker (data, then a declared job's resume texts).
+    int selected_columns() const noexcept;
+};
+
 /// The rows to read. Incremental: `updated_at > lower AND updated_at <= now()`
 /// (no lower bound on a first run), plus the held-back part when there is
-/// one. Backfill: `[lower, upper)`, a UTC day.
+/// one. Backfill: `[lower, upper)`, a UTC day. An integer cursor reads
+/// `cursor > lower_position AND cursor <= max(cursor)` (in the snapshot).
 struct WindowRequest {
     enum class Kind { incremental, backfill } kind = Kind::incremental;
     std::optional<Timestamp> lower;  ///< exclusive (incremental) or inclusive (backfill)
     std::optional<Timestamp> upper;  ///< backfill only: exclusive
+    std::optional<std::int64_t> lower_position;  ///< integer cursors: exclusive
     /// Incremental with a lower bound only: read [held_back.from, now]
     /// instead, rows up to held_back.plain_after only when the last run's
     /// snapshot could not see their writer (see HeldBackPart).
@@ -33,17 +61,20 @@ struct WindowRequest {
     bool sight = false;
 };
 
-/// A batch of source rows. Owns the libpq result that the rows' views borrow from.
+/// A batch of source rows. Owns the libpq result that the rows' views borrow
+/// from. `kept` lists the result's rows handed out (a resumed cursor skips
+/// some); the orders job also gets them as SourceRows.
 struct SourceBatch {
     PgResult result;
     std::vector<SourceRow> rows;
+    std::vector<int> kept;
 };
 
-/// Where a resumed cursor starts: the (updated_at, order_id) of the last row
-/// handed out, as the source's text (order_id may be NULL).
+/// Where a resumed cursor starts: the (cursor, key) of the last row handed
+/// out, as the source's text (the key is nullopt when one of its columns is NULL).
 struct ResumeKey {
     std::string updated_at;
-    std::optional<std::string> order_id;
+    std::optional<std::vector<std::string>> key;
     bool operator==(const ResumeKey&) const = default;
 };
 
@@ -63,6 +94,9 @@ class Extractor {
 public:
     /// Opens the session, the transaction and the cursor; the upper bound of
     /// an incremental window is the source's `now()` (its clock, not ours).
+    Extractor(SourceConnector connect, Retrier& retrier, ExtractSpec spec,
+              const WindowRequest& window, int batch_size);
+    /// The orders job's extraction.
     Extractor(SourceConnector connect, Retrier& retrier, const SqlIdentifier& schema,
               const SqlIdentifier& table, const WindowRequest& window, int batch_size);
     Extractor(const Extractor&) = delete;
@@ -81,6 +115,9 @@ public:
 
     /// The window's upper bound: source now() for incremental windows.
     Timestamp until() const noexcept { return until_; }
+    /// An integer cursor's upper bound: its largest value in the snapshot
+    /// (nullopt when the window holds no row).
+    std::optional<std::int64_t> until_position() const noexcept { return until_position_; }
     /// What the first open saw of the source's transactions (window.sight).
     const std::optional<Sighting>& sighting() const noexcept { return sighting_; }
     /// Rows handed out from the filtered part of the window (updated_at <= plain_after).
@@ -98,6 +135,9 @@ public:
     /// against; then the resume key. With `resume`, it
     /// starts at that key (inclusive; duplicates are skipped). A held-back
     /// window selects an 18th column: true for a row of the held-back part.
+    static std::string select_sql(const ExtractSpec& spec, const WindowRequest& window,
+                                  const std::optional<ResumeKey>& resume = std::nullopt);
+    /// The orders job's SELECT.
     static std::string select_sql(const SqlIdentifier& schema, const SqlIdentifier& table,
                                   const WindowRequest& window,
                                   const std::optional<ResumeKey>& resume = std::nullopt);
@@ -110,17 +150,21 @@ private:
     /// wait for were in progress (subtransactions included).
     void complete_sighting(const SnapshotXids& snapshot);
     std::optional<SourceBatch> fetch(int max_rows);
-    void remember_tail(const std::vector<SourceRow>& rows);
+    void remember_tail(const SourceBatch& batch);
+    ResumeKey key_of(const PgResult& result, int row) const;
+    bool has_key(const PgResult& result, int row, const ResumeKey& key) const;
+    std::uint64_t fingerprint(const PgResult& result, int row) const;
 
     SourceConnector connect_;
     Retrier& retrier_;
-    SqlIdentifier schema_;
-    SqlIdentifier table_;
+    ExtractSpec spec_;
     WindowRequest window_;
     int batch_size_;
     std::optional<PgConnection> conn_;
-    std::optional<std::string> until_text_;  ///< fixed by the first open
+    std::optional<std::string> until_text_;   ///< fixed by the first open: the source's now()
+    std::optional<std::string> until_bound_;  ///< the upper bound's parameter (NULL: none)
     Timestamp until_;
+    std::optional<std::int64_t> until_position_;
     std::optional<Sighting> sighting_;
     std::int64_t rows_reread_ = 0;
     bool open_ = false;
@@ -138,7 +182,7 @@ private:
 /// Session settings for extraction: read-only, UTC, ISO dates, statement timeout.
 void prepare_source_session(PgConnection& source, int statement_timeout_seconds);
 
-/// A 64-bit fingerprint of a row's 17 fields (NULL distinct from ""). Pure.
-std::uint64_t row_fingerprint(const SourceRow& row);
+/// A 64-bit fingerprint of a row's fields (NULL distinct from ""). Pure.
+std::uint64_t row_fingerprint(std::span<const std::optional<std::string_view>> fields);
 
 }  // namespace pipeline

@@ -14,66 +14,13 @@ ReadAhead::ReadAhead(Extractor& extractor, int batch_size, int fetch_rows, std::
       fetch_rows_(fetch_rows),
       next_fetch_(std::min(fetch_rows, batch_size)),
       run_id_(std::move(run_id)),
-      thread_([this] { read_all(); }) {}
+      reader_([this](const std::atomic<bool>& cancelled) { return read_one(cancelled); }) {}
 
-ReadAhead::~ReadAhead() {
-    cancelled_ = true;
-    {
-        const std::lock_guard lock(mutex_);
-        changed_.notify_all();
-    }
-    thread_.join();
-}
-
-std::optional<ReadyBatch> ReadAhead::next() {
-    std::unique_lock lock(mutex_);
-    changed_.wait(lock, [&] { return slot_.has_value() || finished_; });
-    if (slot_) {
-        std::optional<ReadyBatch> batch = std::move(slot_);
-        slot_.reset();
-        changed_.notify_all();
-        return batch;
-    }
-    if (error_) {
-        std::rethrow_exception(error_);
-    }
-    return std::nullopt;
-}
-
-void ReadAhead::read_all() {
-    try {
-        while (!cancelled_) {
-            {
-                // Build batch N+1 only once batch N has left the slot: the
-                // loader then holds N and we build N+1, never a third.
-                std::unique_lock lock(mutex_);
-                changed_.wait(lock, [&] { return !slot_ || cancelled_; });
-                if (cancelled_) {
-                    break;
-                }
-            }
-            std::optional<ReadyBatch> batch = read_one();
-            const std::lock_guard lock(mutex_);
-            if (!batch || cancelled_) {
-                break;
-            }
-            slot_ = std::move(batch);
-            changed_.notify_all();
-        }
-    } catch (...) {
-        const std::lock_guard lock(mutex_);
-        error_ = std::current_exception();
-    }
-    const std::lock_guard lock(mutex_);
-    finished_ = true;
-    changed_.notify_all();
-}
-
-std::optional<ReadyBatch> ReadAhead::read_one() {
+std::optional<ReadyBatch> ReadAhead::read_one(const std::atomic<bool>& cancelled) {
     ReadyBatch batch;
     const Timestamp ingested_at = now_utc();
     batch.rows.reserve(static_cast<std::size_t>(batch_size_));
-    while (batch.extracted < batch_size_ && !cancelled_) {
+    while (batch.extracted < batch_size_ && !cancelled) {
         const auto t0 = std::chrono::steady_clock::now();
         std::optional<SourceBatch> part = extractor_.next_batch(next_fetch_);
         batch.extract_seconds += seconds_since(t0);

@@ -143,6 +143,24 @@ std::optional<CheckpointState> parse_checkpoint(std::string_view text, std::stri
         state.pipeline = pipeline->get<std::string>();
     }
     state.version = checkpoint_version_of(text).value_or(1);
+    if (auto position = doc.find("position"); position != doc.end() && !position->is_null()) {
+        if (!position->is_number_integer()) {
+            why = "position is not a whole number";
+            return std::nullopt;
+        }
+        state.position = position->get<std::int64_t>();
+    }
+    if (auto marks = doc.find("positions"); marks != doc.end() && marks->is_array()) {
+        // For the hold-back only: a damaged entry is dropped (the floor then reaches further).
+        for (const Json& m : *marks) {
+            if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_number_integer()) {
+                if (auto at =
+                        parse_timestamp(m[0].get_ref<const std::string&>(), OffsetRule::required)) {
+                    state.positions.push_back({*at, m[1].get<std::int64_t>()});
+                }
+            }
+        }
+    }
     // Either part unreadable: the next window falls back to reaching back the
     // whole cap for every transaction (hold_back_unreadable).
     std::string part_why;
@@ -171,6 +189,14 @@ std::string format_checkpoint(const CheckpointState& state) {
     doc["watermark"] = format_timestamp(state.watermark);
     doc["saved_at"] = format_timestamp(state.saved_at);
     doc["pipeline"] = state.pipeline;
+    if (state.position) {
+        doc["position"] = *state.position;
+        nlohmann::ordered_json marks = nlohmann::ordered_json::array();
+        for (const PositionMark& m : state.positions) {
+            marks.push_back({format_timestamp(m.at), m.position});
+        }
+        doc["positions"] = std::move(marks);
+    }
     if (state.unseen) {
         nlohmann::ordered_json unseen;
         unseen["xid_from"] = state.unseen->xid_from;
@@ -269,15 +295,20 @@ std::optional<std::filesystem::path> CheckpointStore::reset(Timestamp now) const
 void CheckpointStore::save(Timestamp watermark, Timestamp now,
                            const std::optional<NextWindow>& next,
                            const std::function<void()>& before_rename) const {
-    ensure_directory(dir_, "checkpoint");
     CheckpointState state;
     state.watermark = watermark;
     state.saved_at = now;
-    state.pipeline = pipeline_;
     if (next) {
         state.unseen = next->unseen;
         state.hold_back = next->hold_back;
     }
+    save_state(std::move(state), before_rename);
+}
+
+void CheckpointStore::save_state(CheckpointState state,
+                                 const std::function<void()>& before_rename) const {
+    ensure_directory(dir_, "checkpoint");
+    state.pipeline = pipeline_;
     write_file_atomically(path_, format_checkpoint(state), before_rename);
     // A run killed between writing its temporary file and the rename leaves
     // ".<name>.tmp.<pid>" behind; it never held anything the checkpoint lacks.

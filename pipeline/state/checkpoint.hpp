@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pipeline/core/timestamp.hpp"
 #include "pipeline/source/commit_window.hpp"
@@ -15,6 +16,13 @@ namespace pipeline {
 /// The version of the checkpoint files this build writes. Version 1 (no
 /// "version" key) held only the watermark; version 2 adds the hold-back.
 inline constexpr int checkpoint_version = 2;
+
+/// A declared job with an integer cursor: where its position was at a look.
+struct PositionMark {
+    Timestamp at;
+    std::int64_t position = 0;
+    bool operator==(const PositionMark&) const = default;
+};
 
 /// The content of a checkpoint: the source's clock when the last fully
 /// loaded window began, and what the next window must reach back for.
@@ -33,6 +41,11 @@ struct CheckpointState {
     /// slower once), and the run says so.
     std::optional<std::string> hold_back_unreadable = std::nullopt;
     int version = checkpoint_version;  ///< as read (1 for a file of an older build)
+    /// Integer cursors only (declared jobs): the largest value loaded (the
+    /// next window reads above it), and recent positions by the source's
+    /// clock, so that a hold-back's floor time can be turned into a position.
+    std::optional<std::int64_t> position = std::nullopt;
+    std::vector<PositionMark> positions = {};
 };
 
 /// Parses checkpoint JSON. nullopt (with `why` set) when it is not JSON, not
@@ -81,6 +94,8 @@ public:
     void save(Timestamp watermark, Timestamp now,
               const std::optional<NextWindow>& next = std::nullopt,
               const std::function<void()>& before_rename = {}) const;
+    /// The same with a whole state (an integer cursor's position and history).
+    void save_state(CheckpointState state, const std::function<void()>& before_rename = {}) const;
 
     /// Moves the checkpoint aside to `<file>.reset.<YYYYmmdd_HHMMSS>` (never
     /// deleted), so the next run starts as if none existed. Returns where it

@@ -26,12 +26,13 @@ std::vector<std::string> planned_statements(const DestinationConfig& d,
 }
 
 std::unique_ptr<Warehouse> make_warehouse(const DestinationConfig& destination,
-                                          const WarehouseSession& session) {
+                                          const WarehouseSession& session,
+                                          const std::optional<JobTable>& job) {
     switch (destination.kind) {
         case DestinationKind::postgres:
-            return std::make_unique<PostgresWarehouse>(destination, session.application_name);
+            return std::make_unique<PostgresWarehouse>(destination, session.application_name, job);
         case DestinationKind::snowflake:
-            return std::make_unique<SnowflakeWarehouse>(destination, session);
+            return std::make_unique<SnowflakeWarehouse>(destination, session, job);
     }
     throw Error(ErrorKind::internal, "unknown destination kind");
 }

@@ -10,10 +10,12 @@
 #include <vector>
 
 #include "pipeline/config/config.hpp"
+#include "pipeline/jobs/job_plan.hpp"
 #include "pipeline/observe/run_record.hpp"
 #include "pipeline/orders/order_row.hpp"
 #include "pipeline/runtime/fail_point.hpp"
 #include "pipeline/runtime/retry.hpp"
+#include "pipeline/source/job_rows.hpp"
 #include "pipeline/warehouse/compare_sql.hpp"
 
 namespace pipeline {
@@ -101,6 +103,9 @@ public:
     /// which case nothing of this batch is visible. Calls `batch.hit()` for
     /// after_stage and after_merge.
     virtual MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) = 0;
+    /// The same for a declared job's rows (binary values, unique keys), into
+    /// the job's target; only on a warehouse made for that job.
+    virtual MergeCounts load_job_rows(const JobRows& rows, const BatchContext& batch) = 0;
     /// Inserts or updates run records keyed by run_id, oldest first, in as
     /// few statements as the destination allows. Must work even after a load
     /// failure (reconnecting if needed).
@@ -146,8 +151,11 @@ struct WarehouseSession {
 std::vector<std::string> planned_statements(const DestinationConfig& destination,
                                             const std::string& pipeline_name);
 
-/// The backend for `destination.kind`, connected (PostgreSQL) or ready (Snowflake).
+/// The backend for `destination.kind`, connected (PostgreSQL) or ready
+/// (Snowflake). With `job`, its DDL and loads are the declared job's (whose
+/// target is destination.schema/table); without, the orders job's.
 std::unique_ptr<Warehouse> make_warehouse(const DestinationConfig& destination,
-                                          const WarehouseSession& session);
+                                          const WarehouseSession& session,
+                                          const std::optional<JobTable>& job = std::nullopt);
 
 }  // namespace pipeline

@@ -238,8 +238,19 @@ std::string translate(std::string sql) {
     rewrite_call(sql, "DATE_PART", "(extract(epoch FROM ", ") * 1000000)::bigint");
     replace_all(sql, "(extract(epoch FROM EPOCH_MICROSECOND, ", "(extract(epoch FROM ");
     replace_all(sql, "CREATE TRANSIENT TABLE", "CREATE UNLOGGED TABLE");
+    // Declared jobs: semi-structured and binary values arrive as text and are converted.
+    rewrite_call(sql, "PARSE_JSON", "(", ")::jsonb");
+    rewrite_call(sql, "TO_BINARY", "decode(", ")");
+    replace_all(sql, ", 'HEX')", ", 'hex')");
+    replace_all(sql, "CURRENT_TIMESTAMP()", "now()");
+    replace_all(sql, " VARIANT", " jsonb");
+    replace_all(sql, " ARRAY", " jsonb");
+    replace_all(sql, " BINARY", " bytea");
+    replace_all(sql, "TIMESTAMP_NTZ(", "timestamp(");
+    replace_all(sql, "TIME(", "time(");
     replace_all(sql, "NUMBER(", "numeric(");
     replace_all(sql, "TIMESTAMP_TZ(", "timestamptz(");
+    replace_all(sql, "VARCHAR(", "varchar(");
     replace_all(sql, "VARCHAR", "text");
     replace_all(sql, "\nDATA_RETENTION_TIME_IN_DAYS = 0", "");
     remove_clause(sql, "CLUSTER BY");

@@ -31,4 +31,13 @@ if [[ -n $pure ]] && grep -nE '^#include' $pure |
     echo "lint.sh: a pure module (pipeline/core, pipeline/orders) includes an I/O header" >&2
     status=1
 fi
+# pipeline/jobs (declared jobs' rules, types and values) is pure too; it may also use the
+# YAML, RE2 and JSON libraries.
+jobs=$(printf '%s\n' "${sources[@]}" | grep -E '^pipeline/jobs/' || true)
+if [[ -n $jobs ]] && grep -nE '^#include' $jobs |
+    grep -vE '#include (<(fmt/[a-z]+\.h|re2/re2\.h|yaml-cpp/yaml\.h|nlohmann/json\.hpp|[a-z_]+)>|"pipeline/(core|orders|jobs)/[a-z_]+\.(hpp|inc)")' |
+    grep -E . || grep -nE '#include <(filesystem|fstream|thread)>' $jobs; then
+    echo "lint.sh: a pure module (pipeline/jobs) includes an I/O header" >&2
+    status=1
+fi
 exit $status

@@ -24,8 +24,9 @@ std::optional<std::string> opt_ts(const std::optional<Timestamp>& ts) {
 }  // namespace
 
 PostgresWarehouse::PostgresWarehouse(const DestinationConfig& destination,
-                                     std::string application_name)
+                                     std::string application_name, std::optional<JobTable> job)
     : destination_(destination),
+      job_(std::move(job)),
       target_(fmt::format("{}.{}", destination.schema.str(), destination.table.str())),
       application_name_(std::move(application_name)) {
     connection();
@@ -45,6 +46,10 @@ PgConnection& PostgresWarehouse::connection() {
 }
 
 void PostgresWarehouse::ensure_schema() {
+    if (job_) {
+        ensure_job_schema();
+        return;
+    }
     connection().exec(pg_create_target_sql(destination_.schema, destination_.table),
                       fmt::format("[CREATE TABLE {}]", target_));
     connection().exec(pg_create_run_table_sql(destination_.run_table),
@@ -169,6 +174,9 @@ std::optional<MergeCounts> PostgresWarehouse::copy_into_target(
 
 MergeCounts PostgresWarehouse::load_batch(std::span<const OrderRow> rows,
                                           const BatchContext& batch) {
+    if (job_) {
+        throw Error(ErrorKind::internal, "an orders batch sent to a declared job's warehouse");
+    }
     PgConnection& conn = connection();
     conn.exec("BEGIN", "[BEGIN load]");
     try {

@@ -23,11 +23,15 @@ namespace pipeline {
 /// scan.
 class PostgresWarehouse final : public Warehouse {
 public:
-    PostgresWarehouse(const DestinationConfig& destination, std::string application_name);
+    /// With `job`, the target and the loads are that declared job's (see
+    /// postgres_job_load.cpp).
+    PostgresWarehouse(const DestinationConfig& destination, std::string application_name,
+                      std::optional<JobTable> job = std::nullopt);
 
     void ensure_schema() override;
     void drop_stale_staging(bool after_crash) override;
     MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
+    MergeCounts load_job_rows(const JobRows& rows, const BatchContext& batch) override;
     void upsert_run_records(std::span<const RunRecord> records) override;
     std::vector<BucketSum> bucket_sums(const TableShape& shape, const CompareScope& scope,
                                        bool deep, std::int64_t modulus,
@@ -60,7 +64,14 @@ private:
                                                 const BatchContext& batch,
                                                 std::chrono::steady_clock::time_point started);
 
+    /// A declared job's target: created from the plan, columns declared later
+    /// added, a column of another type refused.
+    void ensure_job_schema();
+    /// COPY a job's rows (binary) with `copy_sql`.
+    void copy_job_rows(PgConnection& conn, const std::string& copy_sql, const JobRows& rows);
+
     DestinationConfig destination_;
+    std::optional<JobTable> job_;
     std::string target_;  ///< "schema.table"
     std::string application_name_;
     std::optional<PgConnection> conn_;

@@ -101,7 +101,14 @@ std::string statement_request_body(const StatementRequest& request) {
     }
     body["parameters"] = std::move(parameters);
     // Invalid UTF-8 cannot come from a UTF-8 source database; replace defensively.
-    return body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    std::string text = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    if (!request.bindings_json.empty()) {
+        text.pop_back();  // the closing brace of the body object
+        text += ",\"bindings\":";
+        text += request.bindings_json;
+        text += '}';
+    }
+    return text;
 }
 
 std::string snowflake_timestamp(Timestamp ts) {

@@ -28,7 +28,10 @@ struct SnowflakeBinding {
 struct StatementRequest {
     std::string statement;
     std::vector<SnowflakeBinding> bindings;  ///< positional: "1", "2", ...
-    int timeout_seconds = 0;                 ///< 0: the server's maximum
+    /// Instead of `bindings`: the "bindings" object already as JSON text
+    /// (declared jobs write it straight from their binary values).
+    std::string bindings_json;
+    int timeout_seconds = 0;  ///< 0: the server's maximum
     std::string database;
     std::string schema;
     std::string warehouse;

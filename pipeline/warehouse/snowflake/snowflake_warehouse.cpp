@@ -12,6 +12,8 @@
 #include "pipeline/core/unicode.hpp"
 #include "pipeline/orders/validate.hpp"
 #include "pipeline/runtime/logging.hpp"
+#include "pipeline/warehouse/job_sql.hpp"
+#include "pipeline/warehouse/snowflake/job_bindings.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_sql.hpp"
 
 namespace pipeline {
@@ -98,8 +100,9 @@ SnowflakeClientOptions snowflake_client_options(const SnowflakeDestination& sf,
 }
 
 SnowflakeWarehouse::SnowflakeWarehouse(const DestinationConfig& destination,
-                                       const WarehouseSession& session)
+                                       const WarehouseSession& session, std::optional<JobTable> job)
     : destination_(destination),
+      job_(std::move(job)),
       pipeline_name_(session.pipeline_name),
       staging_(sf_staging_table_name(session.pipeline_name, session.run_id)),
       schema_(ascii_upper(destination.schema.str())),
@@ -124,10 +127,14 @@ SnowflakeWarehouse::SnowflakeWarehouse(const DestinationConfig& destination,
 
 ResultSet SnowflakeWarehouse::run(const std::string& label, std::string statement,
                                   std::vector<SnowflakeBinding> bindings) {
-    const bool compute = needs_compute(statement);
     StatementRequest request;
     request.statement = std::move(statement);
     request.bindings = std::move(bindings);
+    return run_request(label, std::move(request));
+}
+
+ResultSet SnowflakeWarehouse::run_request(const std::string& label, StatementRequest request) {
+    const bool compute = needs_compute(request.statement);
     const auto started = std::chrono::steady_clock::now();
     ResultSet result = client_.execute(label, std::move(request));
     if (compute) {
@@ -234,7 +241,15 @@ void SnowflakeWarehouse::end_run() noexcept {
 std::vector<std::pair<std::string, std::string>> SnowflakeWarehouse::ddl() const {
     std::vector<std::pair<std::string, std::string>> out = {
         {"CREATE SCHEMA", sf_create_schema_sql(destination_.schema)},
-        {"CREATE TABLE " + target_, sf_create_target_sql(destination_.schema, destination_.table)}};
+        {"CREATE TABLE " + target_,
+         job_ ? sf_job_create_target_sql(*job_)
+              : sf_create_target_sql(destination_.schema, destination_.table)}};
+    if (job_) {
+        // Columns declared after the table was created (metadata only on Snowflake).
+        for (std::string& alter : sf_job_add_columns_sql(*job_)) {
+            out.emplace_back("ALTER TABLE " + target_, std::move(alter));
+        }
+    }
     if (!(destination_.run_table.schema == destination_.schema)) {
         out.emplace_back("CREATE SCHEMA", sf_create_schema_sql(destination_.run_table.schema));
     }
@@ -311,7 +326,29 @@ auto SnowflakeWarehouse::recovering_schema(Work&& work) {
 
 MergeCounts SnowflakeWarehouse::load_batch(std::span<const OrderRow> rows,
                                            const BatchContext& batch) {
+    if (job_) {
+        throw Error(ErrorKind::internal, "an orders batch sent to a declared job's warehouse");
+    }
     return recovering_schema([&] { return load_batch_once(rows, batch); });
+}
+
+void SnowflakeWarehouse::reset_staging(const std::string& create_sql) {
+    if (staging_created_) {
+        run("DELETE " + staged_, fmt::format("DELETE FROM {}", staged_));
+    } else {
+        run("CREATE TRANSIENT TABLE " + staged_, create_sql);
+        staging_created_ = true;
+    }
+}
+
+void SnowflakeWarehouse::expect_inserted(const ResultSet& inserted, std::size_t rows) {
+    const auto n = count_column(inserted, "number of rows inserted");
+    if (!n || *n != static_cast<std::int64_t>(rows)) {
+        throw Error(ErrorKind::destination,
+                    fmt::format("staging INSERT reported {} rows for a chunk of {}",
+                                n ? std::to_string(*n) : "no count", rows),
+                    {}, "INSERT " + staged_);
+    }
 }
 
 MergeCounts SnowflakeWarehouse::load_batch_once(std::span<const OrderRow> rows,
@@ -324,24 +361,11 @@ MergeCounts SnowflakeWarehouse::load_batch_once(std::span<const OrderRow> rows,
         return counts;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    if (staging_created_) {
-        run("DELETE " + staged_, fmt::format("DELETE FROM {}", staged_));
-    } else {
-        run("CREATE TRANSIENT TABLE " + staged_,
-            sf_create_staging_sql(destination_.schema, staging_));
-        staging_created_ = true;
-    }
+    reset_staging(sf_create_staging_sql(destination_.schema, staging_));
     const std::string insert = sf_insert_staging_sql(destination_.schema, staging_);
     const auto chunks = chunk_by_body_size(rows, static_cast<std::size_t>(sf.max_request_bytes));
     for (const auto& chunk : chunks) {
-        const ResultSet inserted = run("INSERT " + staged_, insert, order_row_bindings(chunk));
-        const auto n = count_column(inserted, "number of rows inserted");
-        if (!n || *n != static_cast<std::int64_t>(chunk.size())) {
-            throw Error(ErrorKind::destination,
-                        fmt::format("staging INSERT reported {} rows for a chunk of {}",
-                                    n ? std::to_string(*n) : "no count", chunk.size()),
-                        {}, "INSERT " + staged_);
-        }
+        expect_inserted(run("INSERT " + staged_, insert, order_row_bindings(chunk)), chunk.size());
     }
     batch.hit(FailSite::after_stage);
 
@@ -370,6 +394,61 @@ MergeCounts SnowflakeWarehouse::load_batch_once(std::span<const OrderRow> rows,
     const ResultSet merged =
         run("MERGE " + target_, sf_merge_sql(destination_.schema, destination_.table, staging_,
                                              prune_from, batch.overwrite));
+    counts.inserted = count_column(merged, "number of rows inserted").value_or(0);
+    counts.updated = count_column(merged, "number of rows updated").value_or(0);
+    counts.merge_seconds = seconds_since(t1);
+    batch.hit(FailSite::after_merge);
+    return counts;
+}
+
+MergeCounts SnowflakeWarehouse::load_job_rows(const JobRows& rows, const BatchContext& batch) {
+    if (!job_) {
+        throw Error(ErrorKind::internal, "a declared job's batch sent to the orders warehouse");
+    }
+    return recovering_schema([&] { return load_job_rows_once(rows, batch); });
+}
+
+MergeCounts SnowflakeWarehouse::load_job_rows_once(const JobRows& rows, const BatchContext& batch) {
+    const JobTable& job = *job_;
+    MergeCounts counts;
+    if (rows.empty()) {
+        batch.hit(FailSite::after_stage);
+        batch.hit(FailSite::after_merge);
+        return counts;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    reset_staging(sf_job_create_staging_sql(job, staging_));
+    const std::string insert = sf_job_insert_staging_sql(job, staging_);
+    // Bindings are written straight from the binary values, one request per
+    // chunk under the body cap (the statement and envelope take the rest).
+    const std::size_t cap =
+        static_cast<std::size_t>(destination_.snowflake->max_request_bytes) - insert.size() - 4096;
+    JobBindings bindings(job);
+    std::vector<std::optional<std::string_view>> fields(job.columns.size());
+    const auto send = [&] {
+        StatementRequest request;
+        request.statement = insert;
+        request.bindings_json = bindings.json();
+        expect_inserted(run_request("INSERT " + staged_, std::move(request)), bindings.rows());
+        bindings.clear();
+    };
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        for (std::size_t c = 0; c < fields.size(); ++c) {
+            fields[c] = rows.field(i, c);
+        }
+        bindings.add_row(fields);
+        if (bindings.bytes() >= cap) {
+            send();
+        }
+    }
+    if (bindings.rows() > 0) {
+        send();
+    }
+    batch.hit(FailSite::after_stage);
+    counts.stage_seconds = seconds_since(t0);
+    const auto t1 = std::chrono::steady_clock::now();
+    const ResultSet merged =
+        run("MERGE " + target_, sf_job_merge_sql(job, staging_, batch.overwrite));
     counts.inserted = count_column(merged, "number of rows inserted").value_or(0);
     counts.updated = count_column(merged, "number of rows updated").value_or(0);
     counts.merge_seconds = seconds_since(t1);

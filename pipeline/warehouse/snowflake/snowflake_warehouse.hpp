@@ -37,7 +37,8 @@ std::optional<double> credits_per_hour(std::string_view size, std::string_view t
 /// is gone makes the run send the DDL again and retry once.
 class SnowflakeWarehouse final : public Warehouse {
 public:
-    SnowflakeWarehouse(const DestinationConfig& destination, const WarehouseSession& session);
+    SnowflakeWarehouse(const DestinationConfig& destination, const WarehouseSession& session,
+                       std::optional<JobTable> job = std::nullopt);
 
     bool records_wake_warehouse() const override { return true; }
     void begin_run() override;
@@ -45,6 +46,7 @@ public:
     void ensure_schema() override;
     void drop_stale_staging(bool after_crash) override;
     MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
+    MergeCounts load_job_rows(const JobRows& rows, const BatchContext& batch) override;
     void upsert_run_records(std::span<const RunRecord> records) override;
     std::optional<WarehouseCost> cost() const override;
     std::vector<BucketSum> bucket_sums(const TableShape& shape, const CompareScope& scope,
@@ -64,6 +66,7 @@ public:
 private:
     ResultSet run(const std::string& label, std::string statement,
                   std::vector<SnowflakeBinding> bindings = {});
+    ResultSet run_request(const std::string& label, StatementRequest request);
     /// The DDL statements (label, text) ensure_schema sends.
     std::vector<std::pair<std::string, std::string>> ddl() const;
     void send_ddl();
@@ -72,11 +75,17 @@ private:
     template <class Work>
     auto recovering_schema(Work&& work);
     MergeCounts load_batch_once(std::span<const OrderRow> rows, const BatchContext& batch);
+    MergeCounts load_job_rows_once(const JobRows& rows, const BatchContext& batch);
+    /// Clears (or creates) this run's staging table, with `create_sql` the first time.
+    void reset_staging(const std::string& create_sql);
+    /// Checks an INSERT's "number of rows inserted" against the chunk's rows.
+    void expect_inserted(const ResultSet& inserted, std::size_t rows);
     /// Runs a verify statement, counting it and the bytes of its answer.
     ResultSet compare_query(const std::string& label, std::string statement,
                             std::vector<SnowflakeBinding> bindings);
 
     DestinationConfig destination_;
+    std::optional<JobTable> job_;
     std::string pipeline_name_;
     std::string staging_;  ///< this run's staging table (unqualified)
     std::string schema_;   ///< DEST_SCHEMA as Snowflake spells it (upper case)
