@@ -78,7 +78,7 @@ std::optional<std::vector<pipeline::JobSpec>> load_job_specs(const pipeline::Con
     }
     pipeline::JobsFileResult parsed = pipeline::parse_jobs_file(*text, config.pipeline_name);
     if (!parsed.problems.empty()) {
-        print_jobs_problems(parsed.problems, file);
+        print_jobs_problems(parsed.problems, "the jobs file " + file);
         exit_code = ExitCode::config;
         return std::nullopt;
     }
@@ -104,7 +104,8 @@ std::optional<pipeline::Config> plan_job_config(const pipeline::Config& base,
     }
     pipeline::JobPlanResult plan = pipeline::plan_job(spec, catalog, base.destination.schema);
     if (!plan.table) {
-        print_jobs_problems(plan.problems, "job " + spec.name);
+        print_jobs_problems(plan.problems,
+                            fmt::format("job {} (against the source catalog)", spec.name));
         exit_code = ExitCode::config;
         return std::nullopt;
     }

@@ -151,11 +151,13 @@ JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
             }
         }
     }
-    if (!out.problems.empty()) {
-        return out;
-    }
+    // Everything else is still checked, so that one pass names every problem.
     for (const std::string& k : spec.key) {
-        const std::size_t i = *job.column_index(k);
+        const auto found = job.column_index(k);
+        if (!found) {
+            continue;  // named above (missing, or of a type that cannot be carried)
+        }
+        const std::size_t i = *found;
         if (!can_be_key(job.columns[i].type)) {
             problem(".key",
                     fmt::format("column '{}' ({}) cannot be a key: floats, json, bytea and arrays "
@@ -165,9 +167,13 @@ JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
         }
         job.key.push_back(i);
     }
-    job.cursor = *job.column_index(spec.cursor);
-    const ColumnType& cursor_type = job.columns[job.cursor].type;
-    if (cursor_type.kind == ValueKind::timestamptz && !cursor_type.array) {
+    const auto cursor_at = job.column_index(spec.cursor);
+    job.cursor = cursor_at.value_or(0);
+    const ColumnType cursor_type =
+        cursor_at ? job.columns[*cursor_at].type : ColumnType{};
+    if (!cursor_at) {
+        // named above
+    } else if (cursor_type.kind == ValueKind::timestamptz && !cursor_type.array) {
         job.cursor_kind = CursorKind::timestamptz;
     } else if (cursor_type.kind == ValueKind::timestamp && !cursor_type.array) {
         job.cursor_kind = CursorKind::timestamp;

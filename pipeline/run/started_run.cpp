@@ -108,7 +108,14 @@ StartedRun::StartedRun(const Config& config, std::function<void(const RunRecord&
         }
         journal_->put(record_);
     } else {
-        started();
+        try {
+            started();
+        } catch (const std::exception& e) {
+            // E.g. a target that cannot hold the rows: recorded as failed, when the run
+            // table allows it.
+            finish(RunStatus::failed, record_.counts, e.what());
+            throw;
+        }
         retrier.run("write the run record", [&] { warehouse_->upsert_run_record(record_); });
     }
 }

@@ -32,6 +32,8 @@ void append_be32(std::string& out, std::uint32_t v) {
 
 void PostgresWarehouse::ensure_job_schema() {
     const JobTable& job = *job_;
+    connection().exec(pg_create_run_table_sql(destination_.run_table),
+                      fmt::format("[CREATE TABLE {}]", destination_.run_table.str()));
     connection().exec(pg_job_create_target_sql(job), fmt::format("[CREATE TABLE {}]", target_));
     const std::vector<std::optional<std::string>> params = {target_};
     const PgResult existing = connection().exec_params(
@@ -70,8 +72,6 @@ void PostgresWarehouse::ensure_job_schema() {
                     "ALTER the target's columns to the source's types (or drop the target and "
                     "reset the job's checkpoint to reload it)");
     }
-    connection().exec(pg_create_run_table_sql(destination_.run_table),
-                      fmt::format("[CREATE TABLE {}]", destination_.run_table.str()));
 }
 
 void PostgresWarehouse::copy_job_rows(PgConnection& conn, const std::string& copy_sql,
