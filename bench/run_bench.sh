@@ -10,6 +10,8 @@
 #   tool initial  orders-pipeline run into an empty warehouse
 #   tool verify   orders-pipeline verify of the freshly loaded table (no difference): the
 #                 warehouse's bucket checksums against the tool's from the source rows
+#   job initial   a declared job (bench/jobs.yaml) loading the same 17 source columns with no
+#                 rules and no enrichment into an empty warehouse: binary cursor to binary COPY
 #   sql tick      2,000 updates + 2,000 inserts, then COPY of the window + MERGE
 #   tool tick     the same changes, then orders-pipeline run (incremental)
 # For each: wall seconds, rows/s, peak RSS (ours, from /usr/bin/time -v) and the ratios.
@@ -79,7 +81,8 @@ declare -A wall rss rows
 measure_tool() {  # NAME [COMMAND...]: runs the tool (default `run`) under /usr/bin/time -v
     local name=$1 log=$work/state/$1.time
     shift
-    ORDERS_PIPELINE_SOURCE_DB_URL=$base/src ORDERS_PIPELINE_DEST_DB_URL=$base/wh_tool \
+    ORDERS_PIPELINE_SOURCE_DB_URL=$base/src ORDERS_PIPELINE_DEST_DB_URL=$base/${dest:-wh_tool} \
+        ORDERS_PIPELINE_JOBS_FILE=$PWD/bench/jobs.yaml \
         ORDERS_PIPELINE_CHECKPOINT_DIR=$work/state/checkpoints \
         ORDERS_PIPELINE_DLQ_DIR=$work/state/dlq ORDERS_PIPELINE_LOG_LEVEL=INFO \
         /usr/bin/time -v -o "$log" "$bin" "${@:-run}" >"$work/state/$name.out" \
@@ -123,15 +126,20 @@ for ((i = 1; i <= REPEATS; i++)); do
     # verify of the table this load left: no difference, so only bucket sums travel.
     checkpoint wh_tool
     measure_tool tool_verify verify
-    for name in raw sql_initial tool_initial tool_verify; do
+    psql "$PG_URL" -c "DROP DATABASE IF EXISTS wh_job" -c "CREATE DATABASE wh_job"
+    checkpoint wh_job
+    dest=wh_job measure_tool job_initial run --job orders_copy
+    job_rss=$(awk -v a="${job_rss:-0}" -v b="${rss[job_initial]}" 'BEGIN {print (b > a) ? b : a}')
+    for name in raw sql_initial tool_initial tool_verify job_initial; do
         walls[$name]="${walls[$name]:-} ${wall[$name]}"
     done
     tool_rss=$(awk -v a="$tool_rss" -v b="${rss[tool_initial]}" 'BEGIN {print (b > a) ? b : a}')
 done
-for name in raw sql_initial tool_initial tool_verify; do
+for name in raw sql_initial tool_initial tool_verify job_initial; do
     wall[$name]=$(echo "${walls[$name]}" | median)
 done
 rss[tool_initial]=$tool_rss
+rss[job_initial]=$job_rss
 verify_summary=$(grep -o '"missing":[0-9]*,"stale":[0-9]*,"extra":[0-9]*,"different":[0-9]*,"newer":[0-9]*,"rejected":[0-9]*' \
     "$work/state/tool_verify.jsonl" | head -n 1)
 verify_cost=$(grep -o '"buckets_read":[0-9]*,"rows_fetched":[0-9]*,"statements":[0-9]*,"bytes_read":[0-9]*' \
@@ -171,6 +179,11 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
             "${rss[$name]} | $(ratio "${wall[$name]}" "${wall[raw]}") |" \
             "$(ratio "${wall[$name]}" "${wall[sql_initial]}") |"
     done
+    echo "| job_initial | ${rows[job_initial]} | ${wall[job_initial]} |" \
+        "$(rate "${rows[job_initial]}" "${wall[job_initial]}") | ${rss[job_initial]} |" \
+        "$(ratio "${wall[job_initial]}" "${wall[raw]}") |" \
+        "$(ratio "${wall[job_initial]}" "${wall[sql_initial]}") ($(ratio "${wall[job_initial]}" \
+        "${wall[tool_initial]}") vs tool_initial) |"
     echo "| tool_verify | $ROWS | ${wall[tool_verify]} | $(rate "$ROWS" "${wall[tool_verify]}") |" \
         "${rss[tool_verify]} | - | $(ratio "${wall[tool_verify]}" "${wall[tool_initial]}") (vs tool_initial) |"
     for name in sql_tick tool_tick; do
@@ -179,7 +192,7 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN {printf "%.0f", n / s}'; }
     done
     echo
     echo "Initial loads and verify: median of $REPEATS interleaved runs each; wall s of every run:"
-    for name in raw sql_initial tool_initial tool_verify; do
+    for name in raw sql_initial tool_initial tool_verify job_initial; do
         echo "- $name:${walls[$name]}"
     done
     echo

@@ -11,6 +11,7 @@
 #include "pipeline/core/error.hpp"
 #include "pipeline/observe/metrics.hpp"
 #include "pipeline/ops/freshness.hpp"
+#include "pipeline/orders/validate.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/state/atomic_file.hpp"
 #include "pipeline/verify/verify.hpp"
@@ -33,6 +34,27 @@ int failed(const std::exception& e, std::string_view command) {
     return to_int(error != nullptr ? exit_code_for(error->kind()) : ExitCode::run_failed);
 }
 
+// A declared job's key as JSON: its value (a number for one integer column), or an array.
+Json key_json(const pipeline::VerifyReport::JobKeys& job, const std::vector<std::string>& key) {
+    if (key.size() == 1) {
+        if (job.integer) {
+            if (const auto n = pipeline::parse_int64(key[0])) {
+                return *n;
+            }
+        }
+        return key[0];
+    }
+    return key;
+}
+
+std::string key_text(const std::vector<std::string>& key) {
+    std::string out;
+    for (const std::string& v : key) {
+        out += (out.empty() ? "" : ", ") + v;
+    }
+    return key.size() == 1 ? out : "(" + out + ")";
+}
+
 Json report_json(const pipeline::VerifyReport& r) {
     Json j;
     const auto list = [](const std::vector<std::int64_t>& ids) {
@@ -42,22 +64,38 @@ Json report_json(const pipeline::VerifyReport& r) {
         }
         return out;
     };
-    j["missing"] = list(r.missing);
-    j["stale"] = list(r.stale);
-    j["extra"] = list(r.extra);
-    j["different"] = list(r.different);
-    j["newer"] = list(r.newer);
-    j["missing_count"] = r.missing.size();
-    j["stale_count"] = r.stale.size();
-    j["extra_count"] = r.extra.size();
-    j["different_count"] = r.different.size();
-    j["newer_count"] = r.newer.size();
+    const auto keys = [&](const std::vector<std::vector<std::string>>& ks) {
+        Json out = Json::array();
+        for (std::size_t i = 0; i < ks.size() && i < listed_ids; ++i) {
+            out.push_back(key_json(*r.job, ks[i]));
+        }
+        return out;
+    };
+    if (r.job) {
+        j["job_key"] = r.job->columns;
+        j["missing"] = keys(r.job->missing);
+        j["stale"] = keys(r.job->stale);
+        j["extra"] = keys(r.job->extra);
+        j["different"] = Json::array();
+        j["newer"] = keys(r.job->newer);
+    } else {
+        j["missing"] = list(r.missing);
+        j["stale"] = list(r.stale);
+        j["extra"] = list(r.extra);
+        j["different"] = list(r.different);
+        j["newer"] = list(r.newer);
+    }
+    j["missing_count"] = r.missing_count();
+    j["stale_count"] = r.stale_count();
+    j["extra_count"] = r.extra_count();
+    j["different_count"] = r.different_count();
+    j["newer_count"] = r.newer_count();
     j["rejected_count"] = r.rejected;
     j["differences"] = r.differences();
-    j["lists_complete"] = std::max({r.missing.size(), r.stale.size(), r.extra.size(),
-                                    r.different.size(), r.newer.size()}) <= listed_ids;
+    j["lists_complete"] = std::max({r.missing_count(), r.stale_count(), r.extra_count(),
+                                    r.different_count(), r.newer_count()}) <= listed_ids;
     j["deep"] = r.deep;
-    j["scope"] = pipeline::scope_text(r.scope);
+    j["scope"] = pipeline::scope_text(r);
     j["source_rows"] = r.source_rows;
     j["warehouse_rows"] = r.warehouse_rows;
     j["buckets_read"] = r.buckets_read;
@@ -76,20 +114,32 @@ void print_report(const pipeline::VerifyReport& r, std::string_view title) {
         }
         return ids.empty() ? out : out + (ids.size() > 5 ? ", ...)" : ")");
     };
-    fmt::print("{} {} ({})\n", title, pipeline::scope_text(r.scope),
-               r.deep ? "deep" : "keys and updated_at");
+    const auto key_examples = [](const std::vector<std::vector<std::string>>& keys) {
+        std::string out;
+        for (std::size_t i = 0; i < keys.size() && i < 5; ++i) {
+            out += (i == 0 ? " (e.g. " : "; ") + key_text(keys[i]);
+        }
+        return keys.empty() ? out : out + (keys.size() > 5 ? "; ...)" : ")");
+    };
+    const bool job = r.job.has_value();
+    fmt::print("{} {} ({})\n", title, pipeline::scope_text(r),
+               r.deep ? "deep" : (job ? "keys and cursor" : "keys and updated_at"));
     fmt::print("  source      {} valid rows, {} rejected (expected absent)\n", r.source_rows,
                r.rejected);
     fmt::print("  warehouse   {} rows\n", r.warehouse_rows);
-    fmt::print("  missing     {}{}\n", r.missing.size(), examples(r.missing));
-    fmt::print("  stale       {}{}\n", r.stale.size(), examples(r.stale));
-    fmt::print("  extra       {}{}\n", r.extra.size(), examples(r.extra));
+    fmt::print("  missing     {}{}\n", r.missing_count(),
+               job ? key_examples(r.job->missing) : examples(r.missing));
+    fmt::print("  stale       {}{}\n", r.stale_count(),
+               job ? key_examples(r.job->stale) : examples(r.stale));
+    fmt::print("  extra       {}{}\n", r.extra_count(),
+               job ? key_examples(r.job->extra) : examples(r.extra));
     if (r.deep) {
         fmt::print("  different   {}{}\n", r.different.size(), examples(r.different));
-    } else {
+    } else if (!job) {
         fmt::print("  different   - (compare every column with --deep)\n");
     }
-    fmt::print("  newer       {}{}\n", r.newer.size(), examples(r.newer));
+    fmt::print("  newer       {}{}\n", r.newer_count(),
+               job ? key_examples(r.job->newer) : examples(r.newer));
     fmt::print(
         "  cost        {} bucket sums, {} rows read one by one, {} statements, {:.1f} KiB "
         "from the warehouse, {:.2f} s\n",
@@ -107,11 +157,11 @@ void write_verify_metrics(const std::string& path, const pipeline::Config& confi
     m.at = r.verified_at;
     m.seconds = r.seconds;
     m.deep = r.deep;
-    m.missing = static_cast<std::int64_t>(r.missing.size());
-    m.stale = static_cast<std::int64_t>(r.stale.size());
-    m.extra = static_cast<std::int64_t>(r.extra.size());
-    m.different = static_cast<std::int64_t>(r.different.size());
-    m.newer = static_cast<std::int64_t>(r.newer.size());
+    m.missing = static_cast<std::int64_t>(r.missing_count());
+    m.stale = static_cast<std::int64_t>(r.stale_count());
+    m.extra = static_cast<std::int64_t>(r.extra_count());
+    m.different = static_cast<std::int64_t>(r.different_count());
+    m.newer = static_cast<std::int64_t>(r.newer_count());
     m.rejected = r.rejected;
     try {
         const std::filesystem::path file(path);

@@ -169,8 +169,7 @@ JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
     }
     const auto cursor_at = job.column_index(spec.cursor);
     job.cursor = cursor_at.value_or(0);
-    const ColumnType cursor_type =
-        cursor_at ? job.columns[*cursor_at].type : ColumnType{};
+    const ColumnType cursor_type = cursor_at ? job.columns[*cursor_at].type : ColumnType{};
     if (!cursor_at) {
         // named above
     } else if (cursor_type.kind == ValueKind::timestamptz && !cursor_type.array) {

@@ -18,6 +18,7 @@
 #include "pipeline/state/run_journal.hpp"
 #include "pipeline/state/run_lock.hpp"
 #include "pipeline/verify/verify.hpp"
+#include "pipeline/warehouse/job_sql.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_warehouse.hpp"
 
 namespace pipeline {
@@ -125,13 +126,20 @@ void check_source(const Config& config, std::vector<DoctorCheck>& out, Timestamp
     check_commit_awareness(config, *source, out);
     try {
         // With sequential scans priced out, the planner picks an index iff a usable one exists.
+        const ExtractSpec spec =
+            config.job ? ExtractSpec::job(*config.job)
+                       : ExtractSpec::orders(config.source_schema, config.source_table);
         WindowRequest window;
-        window.lower = Timestamp{source_now.micros - 15 * micros_per_minute};
-        const std::string select =
-            Extractor::select_sql(config.source_schema, config.source_table, window);
+        std::vector<std::optional<std::string>> params;
+        if (spec.cursor_kind == CursorKind::integer) {
+            window.lower_position = 0;
+            params = {"0", "1000"};
+        } else {
+            window.lower = Timestamp{source_now.micros - 15 * micros_per_minute};
+            params = {format_timestamp(*window.lower), format_timestamp(source_now)};
+        }
+        const std::string select = Extractor::select_sql(spec, window);
         source->exec("BEGIN; SET LOCAL enable_seqscan = off", "[doctor plan]");
-        const std::vector<std::optional<std::string>> params = {format_timestamp(*window.lower),
-                                                                format_timestamp(source_now)};
         const PgResult plan = source->exec_params("EXPLAIN " + select, params, "[EXPLAIN]");
         source->exec("ROLLBACK", "[doctor plan]");
         std::string text;
@@ -143,19 +151,18 @@ void check_source(const Config& config, std::vector<DoctorCheck>& out, Timestamp
                              text.find("Bitmap Index Scan") != std::string::npos;
         const std::string table =
             fmt::format("{}.{}", config.source_schema.str(), config.source_table.str());
+        const std::string what = "extraction uses an index on " + spec.cursor;
         if (indexed) {
-            out.push_back(ok("extraction uses an index on updated_at",
-                             fmt::format("EXPLAIN shows an index scan of {}", table)));
+            out.push_back(ok(what, fmt::format("EXPLAIN shows an index scan of {}", table)));
         } else {
             out.push_back(fail(
-                "extraction uses an index on updated_at",
-                fmt::format("EXPLAIN shows a sequential scan of {}: every run sorts the whole "
-                            "table. On the primary: CREATE INDEX CONCURRENTLY ON {} (updated_at, "
-                            "order_id)",
-                            table, table)));
+                what, fmt::format("EXPLAIN shows a sequential scan of {}: every run sorts the "
+                                  "whole table. On the primary: CREATE INDEX CONCURRENTLY ON {} "
+                                  "({}, {})",
+                                  table, table, spec.cursor, fmt::join(spec.key, ", "))));
         }
     } catch (const std::exception& e) {
-        out.push_back(fail("extraction uses an index on updated_at", e.what()));
+        out.push_back(fail("extraction uses an index on the cursor", e.what()));
     }
 }
 
@@ -206,8 +213,17 @@ void check_pg_destination(const Config& config, std::vector<DoctorCheck>& out,
         out.push_back(fail("destination reachable", e.what()));
         return;
     }
-    const std::vector<std::string_view> target_columns(destination_column_names.begin(),
-                                                       destination_column_names.end());
+    std::vector<std::string> job_columns;
+    if (config.job) {
+        for (const auto& [name, type] : job_target_columns(*config.job)) {
+            job_columns.push_back(name);
+        }
+        job_columns.emplace_back(loaded_at_column);
+    }
+    const std::vector<std::string_view> target_columns =
+        config.job ? std::vector<std::string_view>(job_columns.begin(), job_columns.end())
+                   : std::vector<std::string_view>(destination_column_names.begin(),
+                                                   destination_column_names.end());
     out.push_back(table_check(fmt::format("target table {}.{}", d.schema.str(), d.table.str()),
                               pg_columns(*dest, d.schema.str(), d.table.str()), target_columns,
                               has_checkpoint));

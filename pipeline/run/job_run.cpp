@@ -54,9 +54,42 @@ bool key_equal(const JobRows& rows, const JobTable& job, JobRows::Ref a, JobRows
 
 std::int64_t keep_newest_per_key(JobRows& rows, const JobTable& job) {
     std::vector<JobRows::Ref>& refs = rows.refs();
+    std::size_t kept = 0;
+    if (job.key.size() == 1) {
+        // One key column: its bytes read once per row, then sorted with the row's position
+        // (the later of equal keys is the newer version).
+        struct Entry {
+            std::string_view key;
+            std::uint32_t at;
+        };
+        std::vector<Entry> entries;
+        entries.reserve(refs.size());
+        for (std::size_t i = 0; i < refs.size(); ++i) {
+            entries.push_back({rows.field(refs[i], job.key[0]).value_or(std::string_view()),
+                               static_cast<std::uint32_t>(i)});
+        }
+        std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+            if (a.key.size() != b.key.size()) {
+                return a.key.size() < b.key.size();
+            }
+            const int c = a.key.compare(b.key);
+            return c != 0 ? c < 0 : a.at < b.at;
+        });
+        std::vector<JobRows::Ref> sorted;
+        sorted.reserve(entries.size());
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            if (i + 1 < entries.size() && entries[i + 1].key == entries[i].key) {
+                continue;  // a later version of the same key follows
+            }
+            sorted.push_back(refs[entries[i].at]);
+        }
+        kept = sorted.size();
+        const auto collapsed = static_cast<std::int64_t>(refs.size() - kept);
+        refs = std::move(sorted);
+        return collapsed;
+    }
     std::stable_sort(refs.begin(), refs.end(),
                      [&](JobRows::Ref a, JobRows::Ref b) { return key_less(rows, job, a, b); });
-    std::size_t kept = 0;
     for (std::size_t i = 0; i < refs.size(); ++i) {
         if (i + 1 < refs.size() && key_equal(rows, job, refs[i], refs[i + 1])) {
             continue;  // a later version of the same key follows
@@ -80,7 +113,16 @@ public:
           batch_size_(batch_size),
           next_fetch_(std::min(fetch_rows, batch_size)),
           run_id_(std::move(run_id)),
-          fields_(job.columns.size()) {}
+          fields_(job.columns.size()) {
+        if (rules_.empty()) {
+            checked_ = job.key;
+            checked_.push_back(job.cursor);
+        } else {
+            for (std::size_t c = 0; c < job.columns.size(); ++c) {
+                checked_.push_back(c);
+            }
+        }
+    }
 
     std::optional<JobReadyBatch> read(const std::atomic<bool>& cancelled) {
         JobReadyBatch batch;
@@ -101,10 +143,14 @@ public:
             const std::uint32_t number = batch.rows.add_part(std::move(part->result));
             for (const int r : kept) {
                 const JobRows::Ref ref{number, r};
-                for (std::size_t c = 0; c < fields_.size(); ++c) {
+                // Without rules only the key and the cursor are checked: read just those.
+                for (const std::size_t c : checked_) {
                     fields_[c] = batch.rows.field(ref, c);
                 }
                 if (auto rejection = rules_.check(fields_)) {
+                    for (std::size_t c = 0; c < fields_.size(); ++c) {
+                        fields_[c] = batch.rows.field(ref, c);  // the whole row, for the DLQ
+                    }
                     batch.dlq_lines.push_back(
                         format_job_dlq_line(job_, fields_, rejection->message, now, run_id_));
                     ++batch.rejected_by_code[rejection->code];
@@ -132,6 +178,7 @@ private:
     int next_fetch_;
     std::string run_id_;
     std::vector<BinaryField> fields_;
+    std::vector<std::size_t> checked_;  ///< the columns the checks read
 };
 
 // The integer position to save after a window, and the recent positions by time.

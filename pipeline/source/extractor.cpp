@@ -6,6 +6,7 @@
 #include <array>
 #include <nlohmann/json.hpp>
 
+#include "pipeline/jobs/values.hpp"
 #include "pipeline/orders/validate.hpp"
 #include "pipeline/runtime/logging.hpp"
 
@@ -51,19 +52,20 @@ ExtractSpec ExtractSpec::job(const JobTable& job) {
     spec.cursor = job.cursor_column().name;
     spec.cursor_kind = job.cursor_kind;
     spec.binary = true;
-    // The resume machinery compares text: the cursor and key follow the binary columns as text.
-    spec.select_list = job_select_list(job) + ", s." + spec.cursor + "::text";
-    spec.cursor_text_column = static_cast<int>(spec.data_columns);
+    spec.select_list = job_select_list(job);
+    // The cursor and key are among the binary columns; resuming turns them into text.
+    spec.cursor_text_column = static_cast<int>(job.cursor);
+    spec.cursor_type = job.cursor_column().type;
     for (const std::size_t k : job.key) {
         spec.key.push_back(job.columns[k].name);
-        spec.select_list += ", s." + job.columns[k].name + "::text";
-        spec.key_text_columns.push_back(static_cast<int>(spec.data_columns + spec.key.size()));
+        spec.key_text_columns.push_back(static_cast<int>(k));
+        spec.key_types.push_back(job.columns[k].type);
     }
     return spec;
 }
 
 int ExtractSpec::selected_columns() const noexcept {
-    return static_cast<int>(data_columns + (binary ? 1 + key.size() : 0));
+    return static_cast<int>(data_columns);
 }
 
 std::uint64_t row_fingerprint(std::span<const std::optional<std::string_view>> fields) {
@@ -402,21 +404,35 @@ std::optional<SourceBatch> Extractor::next_batch(int max_rows) {
     });
 }
 
+std::string Extractor::resume_text(const PgResult& result, int row, int column,
+                                   const ColumnType* type) const {
+    if (type == nullptr) {
+        return std::string(result.value(row, column));
+    }
+    std::string text;
+    append_pg_text(*type, result.value(row, column), text);
+    return text;
+}
+
 ResumeKey Extractor::key_of(const PgResult& result, int row) const {
-    ResumeKey key{std::string(result.value(row, spec_.cursor_text_column)), std::nullopt};
+    const ColumnType* cursor_type = spec_.binary ? &*spec_.cursor_type : nullptr;
+    ResumeKey key{resume_text(result, row, spec_.cursor_text_column, cursor_type), std::nullopt};
     std::vector<std::string> values;
-    for (const int c : spec_.key_text_columns) {
+    for (std::size_t k = 0; k < spec_.key_text_columns.size(); ++k) {
+        const int c = spec_.key_text_columns[k];
         if (result.is_null(row, c)) {
             return key;
         }
-        values.emplace_back(result.value(row, c));
+        values.push_back(resume_text(result, row, c, spec_.binary ? &spec_.key_types[k] : nullptr));
     }
     key.key = std::move(values);
     return key;
 }
 
 bool Extractor::has_key(const PgResult& result, int row, const ResumeKey& key) const {
-    if (result.value(row, spec_.cursor_text_column) != key.updated_at) {
+    const ColumnType* cursor_type = spec_.binary ? &*spec_.cursor_type : nullptr;
+    if (result.is_null(row, spec_.cursor_text_column) ||
+        resume_text(result, row, spec_.cursor_text_column, cursor_type) != key.updated_at) {
         return false;
     }
     bool any_null = false;
@@ -424,7 +440,9 @@ bool Extractor::has_key(const PgResult& result, int row, const ResumeKey& key) c
         const int c = spec_.key_text_columns[k];
         if (result.is_null(row, c)) {
             any_null = true;
-        } else if (key.key && result.value(row, c) != (*key.key)[k]) {
+        } else if (key.key &&
+                   resume_text(result, row, c, spec_.binary ? &spec_.key_types[k] : nullptr) !=
+                       (*key.key)[k]) {
             return false;
         }
     }

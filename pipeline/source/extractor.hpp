@@ -32,14 +32,18 @@ struct ExtractSpec {
     CursorKind cursor_kind = CursorKind::timestamptz;
     std::vector<std::string> key;       ///< columns of the table
     bool binary = false;                ///< a BINARY cursor (values in PostgreSQL's binary format)
-    int cursor_text_column = 0;         ///< result column of the cursor's text (for resuming)
-    std::vector<int> key_text_columns;  ///< result columns of the key's text
+    int cursor_text_column = 0;         ///< result column of the cursor (for resuming)
+    std::vector<int> key_text_columns;  ///< result columns of the key
+    /// With `binary`: the types of the cursor and key columns, whose values
+    /// the resume machinery turns into text itself.
+    std::optional<ColumnType> cursor_type;
+    std::vector<ColumnType> key_types;
 
     /// The orders job (spec §3): 17 columns as text, (updated_at, order_id).
     static ExtractSpec orders(const SqlIdentifier& schema, const SqlIdentifier& table);
-    /// A declared job: its columns in binary, then its cursor and key as text.
+    /// A declared job: its columns in binary (its cursor and key among them).
     static ExtractSpec job(const JobTable& job);
-    /// Columns before the held-back marker (data, then a declared job's resume texts).
+    /// Columns before the held-back marker.
     int selected_columns() const noexcept;
 };
 
@@ -152,6 +156,9 @@ private:
     std::optional<SourceBatch> fetch(int max_rows);
     void remember_tail(const SourceBatch& batch);
     ResumeKey key_of(const PgResult& result, int row) const;
+    /// The text of a resume column (a binary value turned into PostgreSQL's text form).
+    std::string resume_text(const PgResult& result, int row, int column,
+                            const ColumnType* type) const;
     bool has_key(const PgResult& result, int row, const ResumeKey& key) const;
     std::uint64_t fingerprint(const PgResult& result, int row) const;
 

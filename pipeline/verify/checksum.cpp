@@ -222,7 +222,11 @@ std::uint64_t upper_64(const std::array<unsigned char, 16>& digest) noexcept {
 BucketTable::BucketTable() : counts_(leaf_buckets, 0), sums_(leaf_buckets, 0) {}
 
 void BucketTable::add(std::int64_t key, std::uint64_t hash) noexcept {
-    const auto b = static_cast<std::size_t>(bucket_of(key, leaf_buckets));
+    add_in(bucket_of(key, leaf_buckets), hash);
+}
+
+void BucketTable::add_in(std::int64_t leaf, std::uint64_t hash) noexcept {
+    const auto b = static_cast<std::size_t>(bucket_of(leaf, leaf_buckets));
     ++counts_[b];
     sums_[b] += hash;  // modulo 2^64, like the warehouses' sums
     ++rows_;

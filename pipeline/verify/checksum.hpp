@@ -35,6 +35,8 @@ class BucketTable {
 public:
     BucketTable();
     void add(std::int64_t key, std::uint64_t hash) noexcept;
+    /// Adds a row whose leaf bucket is already known (0..65535).
+    void add_in(std::int64_t leaf, std::uint64_t hash) noexcept;
     /// The (rows, sum) of one leaf bucket.
     std::pair<std::int64_t, std::uint64_t> leaf(std::int64_t bucket) const;
     /// The (rows, sum) of one coarse bucket: of every leaf b with b mod coarse_buckets = bucket.

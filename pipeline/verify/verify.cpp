@@ -191,16 +191,24 @@ private:
     Warehouse& warehouse_;
 };
 
-void save_last_verify(const Config& config, const VerifyReport& r) {
+}  // namespace
+
+std::string scope_text(const CompareScope& scope) {
+    return scope.from ? fmt::format("updated_at in [{}, {})", format_timestamp(*scope.from),
+                                    format_timestamp(scope.to))
+                      : fmt::format("updated_at <= {}", format_timestamp(scope.to));
+}
+
+void save_verify_summary(const Config& config, const VerifyReport& r) noexcept {
     nlohmann::ordered_json j;
     j["at"] = format_timestamp(r.verified_at);
     j["deep"] = r.deep;
-    j["scope"] = scope_text(r.scope);
-    j["missing"] = r.missing.size();
-    j["stale"] = r.stale.size();
-    j["extra"] = r.extra.size();
-    j["different"] = r.different.size();
-    j["newer"] = r.newer.size();
+    j["scope"] = scope_text(r);
+    j["missing"] = r.missing_count();
+    j["stale"] = r.stale_count();
+    j["extra"] = r.extra_count();
+    j["different"] = r.different_count();
+    j["newer"] = r.newer_count();
     j["rejected"] = r.rejected;
     try {
         ensure_directory(config.checkpoint_dir, "checkpoint");
@@ -212,15 +220,14 @@ void save_last_verify(const Config& config, const VerifyReport& r) {
     }
 }
 
-}  // namespace
-
-std::string scope_text(const CompareScope& scope) {
-    return scope.from ? fmt::format("updated_at in [{}, {})", format_timestamp(*scope.from),
-                                    format_timestamp(scope.to))
-                      : fmt::format("updated_at <= {}", format_timestamp(scope.to));
+std::string scope_text(const VerifyReport& report) {
+    return report.scope_label ? *report.scope_label : scope_text(report.scope);
 }
 
 VerifyReport verify(const Config& config, const VerifyOptions& options) {
+    if (config.job) {
+        return verify_job(config, options);
+    }
     const auto started = std::chrono::steady_clock::now();
     VerifyReport report;
     report.deep = options.deep;
@@ -415,11 +422,14 @@ VerifyReport verify(const Config& config, const VerifyOptions& options) {
                                  {"statements", report.cost.statements},
                                  {"bytes_read", report.cost.bytes},
                                  {"seconds", report.seconds}});
-    save_last_verify(config, report);
+    save_verify_summary(config, report);
     return report;
 }
 
 RepairReport repair(const Config& config, const VerifyOptions& options) {
+    if (config.job) {
+        return repair_job(config, options);
+    }
     RepairReport out;
     out.before = verify(config, options);
     std::vector<std::int64_t> reload = out.before.missing;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,9 +40,25 @@ struct VerifyReport {
     double seconds = 0;
     Timestamp verified_at;
 
+    /// A declared job's lists instead (its keys as text, one value per key column).
+    struct JobKeys {
+        std::vector<std::string> columns;  ///< the key's column names
+        bool integer = false;              ///< one integer column: values print as numbers
+        std::vector<std::vector<std::string>> missing, stale, extra, newer;
+    };
+    std::optional<JobKeys> job;
+    std::optional<std::string> scope_label;  ///< for people, when not scope_text(scope)
+
+    std::size_t missing_count() const noexcept {
+        return job ? job->missing.size() : missing.size();
+    }
+    std::size_t stale_count() const noexcept { return job ? job->stale.size() : stale.size(); }
+    std::size_t extra_count() const noexcept { return job ? job->extra.size() : extra.size(); }
+    std::size_t newer_count() const noexcept { return job ? job->newer.size() : newer.size(); }
+    std::size_t different_count() const noexcept { return different.size(); }
     std::int64_t differences() const noexcept {
-        return static_cast<std::int64_t>(missing.size() + stale.size() + extra.size() +
-                                         different.size() + newer.size());
+        return static_cast<std::int64_t>(missing_count() + stale_count() + extra_count() +
+                                         different_count() + newer_count());
     }
 };
 
@@ -60,6 +77,21 @@ VerifyReport verify(const Config& config, const VerifyOptions& options);
 
 /// "updated_at <= T" or "updated_at in [F, T)": the scope for people. Pure.
 std::string scope_text(const CompareScope& scope);
+/// The report's scope for people (scope_label, or scope_text). Pure.
+std::string scope_text(const VerifyReport& report);
+
+/// A declared job's verify (verify() hands it over): keys and cursors
+/// compared, buckets by the key (its value when it is one integer column,
+/// otherwise md5 of its text); --deep is the orders job's only.
+VerifyReport verify_job(const Config& config, const VerifyOptions& options);
+/// A declared job's repair (repair() hands it over): missing, stale and newer
+/// keys re-read from the source by key and loaded over what the target holds.
+struct RepairReport;
+RepairReport repair_job(const Config& config, const VerifyOptions& options);
+
+/// Writes the summary doctor and the metrics read (`<pipeline>.verify.json`);
+/// a failure is logged, not thrown.
+void save_verify_summary(const Config& config, const VerifyReport& report) noexcept;
 
 /// What `verify --repair` did.
 struct RepairReport {

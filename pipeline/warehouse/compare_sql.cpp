@@ -20,14 +20,16 @@ std::string table_of(const TableShape& shape, Dialect dialect) {
 }
 
 // One column's canonical text (never NULL: SQL NULL is 'N').
-std::string encode(const ComparedColumn& column, Dialect dialect) {
-    const std::string c =
-        (dialect == Dialect::snowflake ? "T." : "t.") + name_in(dialect, column.name);
+std::string encode(const ComparedColumn& column, Dialect dialect, std::string_view alias = {}) {
+    const std::string c = (alias.empty() ? std::string(dialect == Dialect::snowflake ? "T" : "t")
+                                         : std::string(alias)) +
+                          "." + name_in(dialect, column.name);
     if (dialect == Dialect::postgres) {
         switch (column.kind) {
             case ColumnKind::integer:
             case ColumnKind::decimal:
             case ColumnKind::boolean:
+            case ColumnKind::plain:
                 return fmt::format("coalesce({}::text, 'N')", c);
             case ColumnKind::text:
                 return fmt::format("coalesce(length({0})::text || ':' || {0}, 'N')", c);
@@ -42,6 +44,7 @@ std::string encode(const ComparedColumn& column, Dialect dialect) {
         case ColumnKind::integer:
         case ColumnKind::decimal:
         case ColumnKind::boolean:
+        case ColumnKind::plain:
             return fmt::format("COALESCE(CAST({} AS VARCHAR), 'N')", c);
         case ColumnKind::text:
             return fmt::format("COALESCE(CAST(LENGTH({0}) AS VARCHAR) || ':' || {0}, 'N')", c);
@@ -179,6 +182,14 @@ std::string key_digests_sql(const TableShape& shape, Dialect dialect, bool deep,
 std::string delete_keys_sql(const TableShape& shape, Dialect dialect, std::size_t keys) {
     return fmt::format("DELETE FROM {} WHERE {} {}", table_of(shape, dialect),
                        name_in(dialect, shape.key.name), one_of(dialect, 1, "bigint", keys));
+}
+
+std::string canonical_sql(const ComparedColumn& column, Dialect dialect, std::string_view alias) {
+    return encode(column, dialect, alias);
+}
+
+std::string column_sql(std::string_view name, Dialect dialect) {
+    return (dialect == Dialect::snowflake ? "T." : "t.") + name_in(dialect, name);
 }
 
 std::uint64_t sum_modulo_2_64(std::string_view decimal) noexcept {

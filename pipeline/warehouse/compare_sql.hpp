@@ -24,6 +24,7 @@ enum class ColumnKind {
     boolean,    ///< "true" / "false"
     date,       ///< "YYYY-MM-DD"
     timestamp,  ///< microseconds since 1970-01-01 UTC, decimal
+    plain,      ///< its text as it is (uuids)
 };
 
 struct ComparedColumn {
@@ -86,6 +87,14 @@ std::string key_digests_sql(const TableShape& shape, Dialect dialect, bool deep,
 
 /// DELETE of the rows with one of `keys` keys (same parameters as key_digests_sql).
 std::string delete_keys_sql(const TableShape& shape, Dialect dialect, std::size_t keys);
+
+/// The canonical text of `column` of the table aliased `alias` (default t in
+/// PostgreSQL, T in Snowflake), as the row texts use it (never NULL: 'N'). Pure.
+std::string canonical_sql(const ComparedColumn& column, Dialect dialect,
+                          std::string_view alias = {});
+
+/// "t.name" / "T.NAME". Pure.
+std::string column_sql(std::string_view name, Dialect dialect);
 
 /// A decimal integer of any length (a SUM), modulo 2^64; negative values wrap. Pure.
 std::uint64_t sum_modulo_2_64(std::string_view decimal) noexcept;

@@ -135,6 +135,20 @@ public:
                                      std::span<const std::int64_t> keys) = 0;
     /// Statements and bytes the calls above took so far.
     virtual CompareCost compare_cost() const = 0;
+
+    // verify of a declared job (queries from job_compare_sql.hpp).
+
+    /// The dialect the queries below are written in.
+    virtual Dialect dialect() const = 0;
+    /// Runs one read-only verify query with text parameters ($n / ?), counted
+    /// in compare_cost(); its rows as text (nullopt: NULL).
+    virtual std::vector<std::vector<std::optional<std::string>>> compare_rows(
+        const std::string& sql, const std::vector<std::optional<std::string>>& params,
+        const std::string& label) = 0;
+    /// Runs one DELETE with text parameters; returns the rows deleted.
+    virtual std::int64_t delete_rows(const std::string& sql,
+                                     const std::vector<std::optional<std::string>>& params,
+                                     const std::string& label) = 0;
 };
 
 /// Who is loading: labels sessions and statements, names staging tables.

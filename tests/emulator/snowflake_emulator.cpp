@@ -241,6 +241,9 @@ std::string translate(std::string sql) {
     // Declared jobs: semi-structured and binary values arrive as text and are converted.
     rewrite_call(sql, "PARSE_JSON", "(", ")::jsonb");
     rewrite_call(sql, "TO_BINARY", "decode(", ")");
+    // A declared job's verify buckets: TO_NUMBER(<hex>, 'XXXX') reads 4 hex digits.
+    replace_all(sql, "TO_NUMBER(", "(('x' || ");
+    replace_all(sql, ", 'XXXX')", ")::bit(16)::int)");
     replace_all(sql, ", 'HEX')", ", 'hex')");
     replace_all(sql, "CURRENT_TIMESTAMP()", "now()");
     replace_all(sql, " VARIANT", " jsonb");

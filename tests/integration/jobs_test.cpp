@@ -129,9 +129,7 @@ protected:
         extra_settings_["ORDERS_PIPELINE_JOBS_FILE"] = jobs_file_.string();
     }
 
-    void write_jobs(std::string_view text) const {
-        std::ofstream(jobs_file_) << text;
-    }
+    void write_jobs(std::string_view text) const { std::ofstream(jobs_file_) << text; }
 
     // Each table's rows, source side, as the target must hold them (PostgreSQL target).
     std::vector<std::string> source_stock() const {
@@ -143,28 +141,28 @@ protected:
     }
     static std::vector<std::string> target_stock(const test::TestDatabase& db,
                                                  std::string_view table) {
-        return db.rows(fmt::format(
-            "SELECT store_id, sku, qty, price, tags::text, mood, zip, attrs::text, "
-            "encode(photo, 'hex'), uid::text, opens::text, since::text, score::text, "
-            "active::text, note, code, last_update::text, label, worth FROM {} "
-            "ORDER BY store_id, sku",
-            table));
+        return db.rows(
+            fmt::format("SELECT store_id, sku, qty, price, tags::text, mood, zip, attrs::text, "
+                        "encode(photo, 'hex'), uid::text, opens::text, since::text, score::text, "
+                        "active::text, note, code, last_update::text, label, worth FROM {} "
+                        "ORDER BY store_id, sku",
+                        table));
     }
     std::vector<std::string> source_events() const {
         return src_.rows("SELECT id, kind, payload::text, at::text FROM events ORDER BY id");
     }
     std::vector<std::string> source_payments() const {
-        return src_.rows(fmt::format(
-            "SELECT payment_id, paid_on::text, amount, status, email, updated_at::text "
-            "FROM payments WHERE {} ORDER BY payment_id",
-            payments_valid));
+        return src_.rows(
+            fmt::format("SELECT payment_id, paid_on::text, amount, status, email, updated_at::text "
+                        "FROM payments WHERE {} ORDER BY payment_id",
+                        payments_valid));
     }
     static std::vector<std::string> target_payments(const test::TestDatabase& db,
                                                     std::string_view table) {
-        return db.rows(fmt::format(
-            "SELECT payment_id, paid_on::text, amount, status, email, updated_at::text "
-            "FROM {} ORDER BY payment_id",
-            table));
+        return db.rows(
+            fmt::format("SELECT payment_id, paid_on::text, amount, status, email, updated_at::text "
+                        "FROM {} ORDER BY payment_id",
+                        table));
     }
 
     // Source changes: updates through the trigger, new rows, a new event, a fixed payment.
@@ -301,13 +299,13 @@ TEST_F(JobsTest, RulesSendRowsToTheJobsDlqAndReplayLoadsThemOnceFixed) {
 
 TEST_F(JobsTest, RunAllKeepsGoingPastAFailingJobAndExitsWithTheWorst) {
     // The events target exists with another type for `kind`: that job fails, the others load.
-    wh_.exec("CREATE SCHEMA raw; CREATE TABLE raw.events (id bigint PRIMARY KEY, kind integer, "
-             "payload json, at timestamp, _loaded_at timestamptz NOT NULL DEFAULT now())");
+    wh_.exec(
+        "CREATE SCHEMA raw; CREATE TABLE raw.events (id bigint PRIMARY KEY, kind integer, "
+        "payload json, at timestamp, _loaded_at timestamptz NOT NULL DEFAULT now())");
     const auto all = run_cli({"run", "--all"});
     EXPECT_EQ(all.exit_code, 1) << all.out << all.err;
     EXPECT_NE(all.out.find("job events: exit 1"), std::string::npos) << all.out;
-    EXPECT_NE(all.err.find("kind is integer in the target, text at the source"),
-              std::string::npos)
+    EXPECT_NE(all.err.find("kind is integer in the target, text at the source"), std::string::npos)
         << all.err;
     EXPECT_EQ(target_stock(wh_, "silver.store_stock"), source_stock());
     EXPECT_EQ(target_payments(wh_, "silver.payments"), source_payments());
@@ -375,8 +373,7 @@ jobs:
           "column 'search' has type tsvector, which the tool cannot carry; leave it out with "
           "exclude: [search]",
           "table public.no_such_table does not exist"}) {
-        EXPECT_NE(planned.err.find(expected), std::string::npos) << expected << "\n"
-                                                                 << planned.err;
+        EXPECT_NE(planned.err.find(expected), std::string::npos) << expected << "\n" << planned.err;
     }
     EXPECT_EQ(run_cli({"run", "--job", "typed"}).exit_code, 3) << "no work done";
     EXPECT_EQ(wh_.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'silver'"), "0");
@@ -385,8 +382,9 @@ jobs:
 TEST_F(JobsTest, SchemaDriftIsCaughtBeforeAnythingLoads) {
     ASSERT_EQ(run_cli({"run", "--job", "stock"}).exit_code, 0);
     // A new source column, not declared: ignored, logged once.
-    src_.exec("ALTER TABLE store_stock ADD COLUMN colour text DEFAULT 'red';"
-              "UPDATE store_stock SET qty = 5 WHERE sku = 'SKU-1'");
+    src_.exec(
+        "ALTER TABLE store_stock ADD COLUMN colour text DEFAULT 'red';"
+        "UPDATE store_stock SET qty = 5 WHERE sku = 'SKU-1'");
     const auto added = run_cli({"run", "--job", "stock"});
     ASSERT_EQ(added.exit_code, 0) << added.err;
     EXPECT_NE(added.err.find("\"event\":\"source_columns_ignored\""), std::string::npos)
@@ -395,8 +393,9 @@ TEST_F(JobsTest, SchemaDriftIsCaughtBeforeAnythingLoads) {
     const auto again = run_cli({"run", "--job", "stock"});
     EXPECT_EQ(again.err.find("source_columns_ignored"), std::string::npos) << "logged once";
     // A loaded column changes type: the job stops before loading, saying which and how.
-    src_.exec("ALTER TABLE store_stock ALTER COLUMN qty TYPE bigint;"
-              "UPDATE store_stock SET qty = 6 WHERE sku = 'SKU-1'");
+    src_.exec(
+        "ALTER TABLE store_stock ALTER COLUMN qty TYPE bigint;"
+        "UPDATE store_stock SET qty = 6 WHERE sku = 'SKU-1'");
     const auto retyped = run_cli({"run", "--job", "stock"});
     EXPECT_EQ(retyped.exit_code, 3);
     EXPECT_NE(retyped.err.find("column 'qty' changed type at the source: integer when the target "
@@ -406,8 +405,9 @@ TEST_F(JobsTest, SchemaDriftIsCaughtBeforeAnythingLoads) {
     EXPECT_EQ(wh_.scalar("SELECT qty FROM silver.store_stock WHERE store_id = 1 AND sku = 'SKU-1'"),
               "5");
     // A loaded column disappears: the same.
-    src_.exec("ALTER TABLE store_stock ALTER COLUMN qty TYPE integer; "
-              "ALTER TABLE store_stock DROP COLUMN note");
+    src_.exec(
+        "ALTER TABLE store_stock ALTER COLUMN qty TYPE integer; "
+        "ALTER TABLE store_stock DROP COLUMN note");
     const auto dropped = run_cli({"run", "--job", "stock"});
     EXPECT_EQ(dropped.exit_code, 3);
     EXPECT_NE(dropped.err.find("column 'note' (character varying(40)) that the target was made "
@@ -433,6 +433,62 @@ TEST_F(JobsTest, IntegerCursorLoadsTheRowsOfATransactionOpenDuringARun) {
         << "the slow transaction's row, below the position already loaded, arrived";
 }
 
+// verify of declared jobs: a composite key (buckets by md5 of the key) and an integer key.
+TEST_F(JobsTest, VerifyFindsEveryCategoryOfADeclaredJobAndRepairFixesIt) {
+    ASSERT_EQ(run_cli({"run", "--all"}).exit_code, 0);
+    const auto clean = run_cli({"verify", "--job", "stock", "--json"});
+    ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+    EXPECT_EQ(Json::parse(clean.out)["differences"], 0);
+    EXPECT_EQ(Json::parse(clean.out)["source_rows"], 240);
+
+    wh_.exec(
+        "DELETE FROM silver.store_stock WHERE store_id = 2 AND sku = 'SKU-7';"
+        "UPDATE silver.store_stock SET last_update = last_update - interval '1 hour' "
+        "WHERE store_id = 3 AND sku = 'SKU-8';"
+        "INSERT INTO silver.store_stock (store_id, sku, last_update) "
+        "VALUES (99, 'SKU-gone', now() - interval '1 day');"
+        "UPDATE silver.store_stock SET last_update = last_update + interval '1 second' "
+        "WHERE store_id = 4 AND sku = 'SKU-9'");
+    const auto found = run_cli({"verify", "--job", "stock", "--json"});
+    EXPECT_EQ(found.exit_code, 6) << found.err;
+    const Json j = Json::parse(found.out);
+    EXPECT_EQ(j["job_key"], Json({"store_id", "sku"}));
+    EXPECT_EQ(j["missing"], Json::parse(R"([["2", "SKU-7"]])"));
+    EXPECT_EQ(j["stale"], Json::parse(R"([["3", "SKU-8"]])"));
+    EXPECT_EQ(j["extra"], Json::parse(R"([["99", "SKU-gone"]])"));
+    EXPECT_EQ(j["newer"], Json::parse(R"([["4", "SKU-9"]])"));
+
+    const auto repaired = run_cli({"verify", "--job", "stock", "--repair", "--json"},
+                                  {{"ORDERS_PIPELINE_HARD_DELETES", "delete"}});
+    EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+    EXPECT_EQ(target_stock(wh_, "silver.store_stock"), source_stock());
+
+    // An integer key: payments, with the rows the rules reject counted, not reported.
+    wh_.exec("DELETE FROM silver.payments WHERE payment_id IN (5, 6)");
+    const auto ints = run_cli({"verify", "--job", "payments", "--json"});
+    EXPECT_EQ(ints.exit_code, 6) << ints.err;
+    EXPECT_EQ(Json::parse(ints.out)["missing"], Json::parse("[5, 6]"));
+    EXPECT_EQ(Json::parse(ints.out)["rejected_count"].get<int>(),
+              std::stoi(src_.scalar(
+                  fmt::format("SELECT count(*) FROM payments WHERE NOT ({})", payments_valid))));
+}
+
+TEST_F(JobsTest, VerifyAndRepairADeclaredJobOnSnowflake) {
+    const test::SnowflakeEmulator emulator(sf_);
+    auto sf = emulator.settings();
+    ASSERT_EQ(run_cli({"run", "--job", "stock"}, sf).exit_code, 0);
+    const auto clean = run_cli({"verify", "--job", "stock", "--json"}, sf);
+    ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+    EXPECT_EQ(Json::parse(clean.out)["statements"], 1) << "a clean verify: one SELECT";
+    sf_.exec("DELETE FROM silver.store_stock WHERE store_id = 1 AND sku = 'SKU-5'");
+    const auto found = run_cli({"verify", "--job", "stock", "--json"}, sf);
+    EXPECT_EQ(found.exit_code, 6) << found.err;
+    EXPECT_EQ(Json::parse(found.out)["missing"], Json::parse(R"([["1", "SKU-5"]])"));
+    const auto repaired = run_cli({"verify", "--job", "stock", "--repair"}, sf);
+    EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+    EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.store_stock"), "240");
+}
+
 // ---- a crash at every fail point, on a declared job ----------------------------------------
 
 class JobFailPointWalk : public JobsTest, public ::testing::WithParamInterface<std::string> {};
@@ -449,8 +505,9 @@ TEST_P(JobFailPointWalk, CrashThenRerunLeavesExactlyTheSourcesTable) {
     // Then an incremental window crashes at the same point (the probe site only exists on
     // the insert-only path of an initial load).
     if (site != "after_probe") {
-        src_.exec("UPDATE payments SET amount = amount + 1, updated_at = now() "
-                  "WHERE payment_id % 3 = 0");
+        src_.exec(
+            "UPDATE payments SET amount = amount + 1, updated_at = now() "
+            "WHERE payment_id % 3 = 0");
         const std::string again = site + (site.starts_with("after_") ? ":1" : "") + "=kill";
         EXPECT_NE(run_cli({"run", "--job", "payments"}, {{"ORDERS_PIPELINE_FAIL_POINT", again}})
                       .exit_code,
@@ -466,17 +523,16 @@ TEST_P(JobFailPointWalk, CrashThenRerunLeavesExactlyTheSourcesTable) {
         << "a crashed run is never recorded as a success";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    EveryPoint, JobFailPointWalk,
-    ::testing::Values("after_extract", "after_probe", "after_stage", "after_merge",
-                      "after_commit", "before_checkpoint", "checkpoint_before_rename",
-                      "before_final_record"),
-    [](const ::testing::TestParamInfo<std::string>& point) {
-        std::string name;
-        for (const char c : point.param) {
-            name += std::isalnum(static_cast<unsigned char>(c)) != 0 ? c : '_';
-        }
-        return name;
-    });
+INSTANTIATE_TEST_SUITE_P(EveryPoint, JobFailPointWalk,
+                         ::testing::Values("after_extract", "after_probe", "after_stage",
+                                           "after_merge", "after_commit", "before_checkpoint",
+                                           "checkpoint_before_rename", "before_final_record"),
+                         [](const ::testing::TestParamInfo<std::string>& point) {
+                             std::string name;
+                             for (const char c : point.param) {
+                                 name += std::isalnum(static_cast<unsigned char>(c)) != 0 ? c : '_';
+                             }
+                             return name;
+                         });
 
 }  // namespace

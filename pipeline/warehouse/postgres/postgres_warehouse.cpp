@@ -258,6 +258,27 @@ PgResult PostgresWarehouse::compare_query(const std::string& sql,
     return result;
 }
 
+std::vector<std::vector<std::optional<std::string>>> PostgresWarehouse::compare_rows(
+    const std::string& sql, const std::vector<std::optional<std::string>>& params,
+    const std::string& label) {
+    const PgResult result = compare_query(sql, params, label);
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    for (int r = 0; r < result.rows(); ++r) {
+        auto& row = rows.emplace_back();
+        for (int c = 0; c < result.columns(); ++c) {
+            const auto field = result.field(r, c);
+            row.emplace_back(field ? std::optional<std::string>(*field) : std::nullopt);
+        }
+    }
+    return rows;
+}
+
+std::int64_t PostgresWarehouse::delete_rows(const std::string& sql,
+                                            const std::vector<std::optional<std::string>>& params,
+                                            const std::string& label) {
+    return connection().exec_params(sql, params, label).affected_rows();
+}
+
 std::vector<BucketSum> PostgresWarehouse::bucket_sums(const TableShape& shape,
                                                       const CompareScope& scope, bool deep,
                                                       std::int64_t modulus,

@@ -43,6 +43,13 @@ public:
                                        std::span<const std::int64_t> keys) override;
     std::int64_t delete_keys(const TableShape& shape, std::span<const std::int64_t> keys) override;
     CompareCost compare_cost() const override { return compare_cost_; }
+    Dialect dialect() const override { return Dialect::postgres; }
+    std::vector<std::vector<std::optional<std::string>>> compare_rows(
+        const std::string& sql, const std::vector<std::optional<std::string>>& params,
+        const std::string& label) override;
+    std::int64_t delete_rows(const std::string& sql,
+                             const std::vector<std::optional<std::string>>& params,
+                             const std::string& label) override;
 
 private:
     /// Runs a verify query, counting it and the bytes of its result.

@@ -528,6 +528,27 @@ ResultSet SnowflakeWarehouse::compare_query(const std::string& label, std::strin
     return result;
 }
 
+std::vector<std::vector<std::optional<std::string>>> SnowflakeWarehouse::compare_rows(
+    const std::string& sql, const std::vector<std::optional<std::string>>& params,
+    const std::string& label) {
+    std::vector<SnowflakeBinding> bindings;
+    for (const auto& p : params) {
+        bindings.push_back(SnowflakeBinding{"TEXT", {p}, true});
+    }
+    return compare_query(label, sql, std::move(bindings)).rows;
+}
+
+std::int64_t SnowflakeWarehouse::delete_rows(const std::string& sql,
+                                             const std::vector<std::optional<std::string>>& params,
+                                             const std::string& label) {
+    std::vector<SnowflakeBinding> bindings;
+    for (const auto& p : params) {
+        bindings.push_back(SnowflakeBinding{"TEXT", {p}, true});
+    }
+    const ResultSet result = run(label, sql, std::move(bindings));
+    return count_column(result, "number of rows deleted").value_or(0);
+}
+
 std::vector<BucketSum> SnowflakeWarehouse::bucket_sums(const TableShape& shape,
                                                        const CompareScope& scope, bool deep,
                                                        std::int64_t modulus,

@@ -59,6 +59,13 @@ public:
                                        std::span<const std::int64_t> keys) override;
     std::int64_t delete_keys(const TableShape& shape, std::span<const std::int64_t> keys) override;
     CompareCost compare_cost() const override { return compare_cost_; }
+    Dialect dialect() const override { return Dialect::snowflake; }
+    std::vector<std::vector<std::optional<std::string>>> compare_rows(
+        const std::string& sql, const std::vector<std::optional<std::string>>& params,
+        const std::string& label) override;
+    std::int64_t delete_rows(const std::string& sql,
+                             const std::vector<std::optional<std::string>>& params,
+                             const std::string& label) override;
 
     /// Requests sent so far (for logs and tests).
     int requests_sent() const noexcept { return client_.requests_sent(); }
