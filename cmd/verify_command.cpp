@@ -35,7 +35,7 @@ int failed(const std::exception& e, std::string_view command) {
 }
 
 // A declared job's key as JSON: its value (a number for one integer column), or an array.
-Json key_json(const pipeline::VerifyReport::JobKeys& job, const std::vector<std::string>& key) {
+Json key_json(const pipeline::JobVerifyKeys& job, const std::vector<std::string>& key) {
     if (key.size() == 1) {
         if (job.integer) {
             if (const auto n = pipeline::parse_int64(key[0])) {

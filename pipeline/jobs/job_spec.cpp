@@ -16,7 +16,6 @@ namespace {
 
 constexpr std::string_view job_keys[] = {"source",  "target",  "key",   "cursor",
                                          "columns", "exclude", "rules", "derived"};
-constexpr std::string_view rule_keys[] = {"required", "pattern", "one_of", "min", "max"};
 
 int line_of(const YAML::Node& node) {
     return node.Mark().is_null() ? 0 : node.Mark().line + 1;

@@ -269,7 +269,9 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
     }
     report.job->integer = job_compare_shape(job).integer_key();
     PgConnection source = open_source(config);
-    const auto [scope, label] = plan_job_scope(config, job, options, source);
+    const auto planned = plan_job_scope(config, job, options, source);
+    const JobScope scope = planned.first;
+    const std::string label = planned.second;
     report.scope_label = label;
     const JobCompareShape shape = job_compare_shape(job);
     const Timestamp now = now_utc();

@@ -22,6 +22,13 @@ struct VerifyOptions {
 };
 
 /// What verify found. Keys are order_ids, sorted.
+/// A declared job's verify lists: its keys as text, one value per key column.
+struct JobVerifyKeys {
+    std::vector<std::string> columns;  ///< the key's column names
+    bool integer = false;              ///< one integer column: values print as numbers
+    std::vector<std::vector<std::string>> missing, stale, extra, newer;
+};
+
 struct VerifyReport {
     CompareScope scope;
     bool deep = false;
@@ -41,12 +48,7 @@ struct VerifyReport {
     Timestamp verified_at;
 
     /// A declared job's lists instead (its keys as text, one value per key column).
-    struct JobKeys {
-        std::vector<std::string> columns;  ///< the key's column names
-        bool integer = false;              ///< one integer column: values print as numbers
-        std::vector<std::vector<std::string>> missing, stale, extra, newer;
-    };
-    std::optional<JobKeys> job;
+    std::optional<JobVerifyKeys> job;
     std::optional<std::string> scope_label;  ///< for people, when not scope_text(scope)
 
     std::size_t missing_count() const noexcept {
