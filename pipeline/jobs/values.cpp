@@ -276,12 +276,16 @@ bool append_array_level(const ColumnType& element, Bytes& b, const std::int32_t*
         }
         if (form == Form::pg_text) {
             // Array elements are quoted when they could be misread (PostgreSQL quotes
-            // empty strings, NULL, and text with braces, commas, quotes, backslashes, spaces).
+            // empty strings, NULL in any case, and text with braces, commas, quotes,
+            // backslashes, white space).
             std::string text;
             if (!append_scalar(element, value, text, Form::pg_text)) {
                 return false;
             }
-            const bool quote = text.empty() || text == "NULL" ||
+            const bool null_word = text.size() == 4 && (text[0] | 0x20) == 'n' &&
+                                   (text[1] | 0x20) == 'u' && (text[2] | 0x20) == 'l' &&
+                                   (text[3] | 0x20) == 'l';
+            const bool quote = text.empty() || null_word ||
                                text.find_first_of("{},\"\\ \t\n\r\v\f") != std::string::npos;
             if (!quote) {
                 out += text;
