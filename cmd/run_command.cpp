@@ -55,19 +55,34 @@ void add_metrics_option(CLI::App& command, std::string& path) {
 
 namespace {
 
+// "from .. until": timestamps, or an integer cursor's values.
+std::string window_text(const std::optional<pipeline::Timestamp>& from, pipeline::Timestamp until,
+                        const std::optional<std::int64_t>& from_position,
+                        const std::optional<std::int64_t>& until_position) {
+    if (until_position) {
+        return fmt::format("{} .. {}",
+                           from_position ? std::to_string(*from_position) : "(beginning)",
+                           *until_position);
+    }
+    return fmt::format("{} .. {}", from ? pipeline::format_timestamp(*from) : "(beginning)",
+                       pipeline::format_timestamp(until));
+}
+
 void print_summary(const pipeline::RunSummary& s) {
     const double rate = s.duration_seconds > 0
                             ? static_cast<double>(s.counts.rows_extracted) / s.duration_seconds
                             : 0.0;
-    fmt::print("run {} succeeded ({})\n", s.run_id, pipeline::to_string(s.mode));
-    fmt::print("  window      {} .. {}\n",
-               s.window_from ? pipeline::format_timestamp(*s.window_from) : "(beginning)",
-               pipeline::format_timestamp(s.window_until));
+    fmt::print("run {} succeeded ({}{})\n", s.run_id, pipeline::to_string(s.mode),
+               s.job.empty() ? "" : ", job " + s.job);
+    fmt::print("  window      {}\n", window_text(s.window_from, s.window_until,
+                                                 s.window_from_position, s.window_until_position));
     fmt::print("  rows        extracted {}, written {}, rejected {}, inserted {}, updated {}\n",
                s.counts.rows_extracted, s.counts.rows_written, s.counts.rows_rejected,
                s.counts.rows_inserted, s.counts.rows_updated);
     fmt::print("  duration    {:.2f} s ({:.0f} rows/s)\n", s.duration_seconds, rate);
-    if (s.checkpoint_saved) {
+    if (s.position_saved) {
+        fmt::print("  checkpoint  position {}\n", *s.position_saved);
+    } else if (s.checkpoint_saved) {
         fmt::print("  checkpoint  {}\n", pipeline::format_timestamp(*s.checkpoint_saved));
     } else {
         fmt::print("  checkpoint  unchanged\n");
@@ -183,13 +198,14 @@ namespace {
 int run_dry(const pipeline::Config& config, const pipeline::RunOptions& run_options) {
     try {
         const pipeline::DryRunSummary d = pipeline::dry_run_pipeline(config, run_options);
-        fmt::print("dry run ({}): nothing was written\n", d.backfill ? "backfill" : "incremental");
+        fmt::print("dry run ({}{}): nothing was written\n", d.backfill ? "backfill" : "incremental",
+                   d.job.empty() ? "" : ", job " + d.job);
         if (d.checkpoint_note) {
             fmt::print("  note        {}\n", *d.checkpoint_note);
         }
-        fmt::print("  window      {} .. {} {}\n",
-                   d.window_from ? pipeline::format_timestamp(*d.window_from) : "(beginning)",
-                   pipeline::format_timestamp(d.window_until),
+        fmt::print("  window      {} {}\n",
+                   window_text(d.window_from, d.window_until, d.window_from_position,
+                               d.window_until_position),
                    d.backfill ? "[from, until)" : "(from, until]");
         fmt::print("  batches     {} of at most {} rows\n", d.batches, config.batch_size);
         fmt::print("  rows        extracted {}, would write {}, would reject {}\n",

@@ -202,17 +202,8 @@ CheckpointState integer_state(const Config& config, const CheckpointStore& check
     return state;
 }
 
-}  // namespace
-
-RunSummary run_declared_job(const Config& config, const RunOptions& options) {
-    const JobTable& job = *config.job;
-    const auto steady_start = SteadyClock::now();
-    const Timestamp started = now_utc();
-    RunSummary summary;
-    summary.run_id = make_run_id(started);
-    summary.mode = options.backfill_date ? RunMode::backfill : RunMode::incremental;
-    set_log_context(summary.run_id, config.pipeline_name,
-                    std::string(to_string(config.environment)));
+// --date picks a day; an integer cursor has none.
+void refuse_integer_backfill(const JobTable& job, const RunOptions& options) {
     if (options.backfill_date && job.cursor_kind == CursorKind::integer) {
         throw Error(ErrorKind::config,
                     fmt::format("job {} has an integer cursor ({}): it has no days to backfill",
@@ -221,6 +212,21 @@ RunSummary run_declared_job(const Config& config, const RunOptions& options) {
                     "to reload it, `checkpoint reset --job " + job.name +
                         " --yes` and run it again (newer-wins makes that safe)");
     }
+}
+
+}  // namespace
+
+RunSummary run_declared_job(const Config& config, const RunOptions& options) {
+    const JobTable& job = *config.job;
+    const auto steady_start = SteadyClock::now();
+    const Timestamp started = now_utc();
+    RunSummary summary;
+    summary.run_id = make_run_id(started);
+    summary.job = job.name;
+    summary.mode = options.backfill_date ? RunMode::backfill : RunMode::incremental;
+    set_log_context(summary.run_id, config.pipeline_name,
+                    std::string(to_string(config.environment)));
+    refuse_integer_backfill(job, options);
     const std::string application_name = run_application_name(config, summary.run_id);
     const RunRecord record =
         first_record(config, summary.run_id, summary.mode,
@@ -457,6 +463,55 @@ RunSummary run_declared_job(const Config& config, const RunOptions& options) {
         started_run.finish(RunStatus::failed, counts, e.what());
         throw;
     }
+}
+
+DryRunSummary dry_run_declared_job(const Config& config, const RunOptions& options) {
+    const JobTable& job = *config.job;
+    refuse_integer_backfill(job, options);
+    DryRunSummary out;
+    out.job = job.name;
+    out.backfill = options.backfill_date.has_value();
+    WindowRequest window;
+    if (options.backfill_date) {
+        window = backfill_window(*options.backfill_date);
+    } else {
+        // peek, not load: load moves a corrupt checkpoint aside, and a dry run writes nothing.
+        const CheckpointStore store(config.checkpoint_dir, config.pipeline_name);
+        const CheckpointLoad peeked = store.peek();
+        if (peeked.warning) {
+            out.checkpoint_note = fmt::format(
+                "checkpoint {} is corrupt ({}); a run would move it aside and start as if "
+                "none existed",
+                store.path().string(), *peeked.warning);
+        }
+        window = incremental_window(config, peeked.state);
+        window.sight = false;  // nothing is saved
+    }
+    const ExtractSpec spec = ExtractSpec::job(job);
+    out.window_from = window.lower;
+    out.window_from_position = window.lower_position;
+    out.extract_sql = Extractor::select_sql(spec, window);
+    out.load_sql = planned_statements(config.destination, config.pipeline_name, job);
+
+    Retrier retrier(config.retry);
+    const SourceConnector connect_source = source_connector(config, "orders-pipeline dry-run");
+    Extractor extractor(connect_source, retrier, spec, window, config.batch_size);
+    out.window_until = extractor.until();
+    out.window_until_position = extractor.until_position();
+    JobBatchReader batches(extractor, job, config.batch_size, "dry-run");
+    const std::atomic<bool> never{false};
+    RejectedByCode by_code;
+    while (std::optional<JobReadyBatch> batch = batches.read(never)) {
+        ++out.batches;
+        out.counts.rows_extracted += batch->extracted;
+        out.counts.rows_rejected += batch->rejected;
+        out.counts.rows_written += static_cast<std::int64_t>(batch->rows.size());
+        for (const auto& [code, n] : batch->rejected_by_code) {
+            by_code[code] += n;
+        }
+    }
+    out.rejected_by_code.assign(by_code.begin(), by_code.end());
+    return out;
 }
 
 }  // namespace pipeline

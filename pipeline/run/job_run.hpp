@@ -35,4 +35,8 @@ std::int64_t keep_newest_per_key(JobRows& rows, const JobTable& job);
 /// rows carried in PostgreSQL's binary format from cursor to warehouse.
 RunSummary run_declared_job(const Config& config, const RunOptions& options);
 
+/// dry_run_pipeline for `config.job` (set): the window, the rules' verdicts
+/// and the SQL; nothing written, only the source contacted.
+DryRunSummary dry_run_declared_job(const Config& config, const RunOptions& options);
+
 }  // namespace pipeline

@@ -270,6 +270,9 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options) {
 }
 
 DryRunSummary dry_run_pipeline(const Config& config, const RunOptions& options) {
+    if (config.job) {
+        return dry_run_declared_job(config, options);
+    }
     DryRunSummary out;
     out.backfill = options.backfill_date.has_value();
     WindowRequest window;

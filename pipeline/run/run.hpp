@@ -26,6 +26,7 @@ struct RunOptions {
 /// The outcome of a successful run (failures are thrown as Error).
 struct RunSummary {
     std::string run_id;
+    std::string job;  ///< a declared job's name; empty for the orders job
     RunMode mode = RunMode::incremental;
     RunCounts counts;
     double duration_seconds = 0;
@@ -60,6 +61,10 @@ RunSummary run_pipeline(const Config& config, const RunOptions& options);
 struct DryRunSummary {
     std::optional<Timestamp> window_from;
     Timestamp window_until;
+    std::string job;  ///< a declared job's name; empty for the orders job
+    /// A declared job with an integer cursor: its window by value.
+    std::optional<std::int64_t> window_from_position;
+    std::optional<std::int64_t> window_until_position;
     bool backfill = false;
     std::optional<std::string> checkpoint_note;  ///< e.g. a corrupt checkpoint a run would move
     int batches = 0;

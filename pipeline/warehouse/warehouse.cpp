@@ -2,6 +2,7 @@
 #include "pipeline/warehouse/warehouse.hpp"
 
 #include "pipeline/core/error.hpp"
+#include "pipeline/warehouse/job_sql.hpp"
 #include "pipeline/warehouse/postgres/merge_sql.hpp"
 #include "pipeline/warehouse/postgres/postgres_warehouse.hpp"
 #include "pipeline/warehouse/snowflake/snowflake_sql.hpp"
@@ -10,7 +11,20 @@
 namespace pipeline {
 
 std::vector<std::string> planned_statements(const DestinationConfig& d,
-                                            const std::string& pipeline_name) {
+                                            const std::string& pipeline_name,
+                                            const std::optional<JobTable>& job) {
+    if (job && d.kind == DestinationKind::snowflake) {
+        const std::string staging = sf_staging_table_name(pipeline_name, "<run id>");
+        return {sf_job_create_target_sql(*job), sf_create_run_table_sql(d.run_table),
+                sf_job_create_staging_sql(*job, staging),
+                sf_job_insert_staging_sql(*job, staging) + "  -- array bindings, chunked",
+                sf_job_merge_sql(*job, staging, false)};
+    }
+    if (job) {
+        return {pg_job_create_target_sql(*job), pg_create_run_table_sql(d.run_table),
+                pg_job_create_staging_sql(*job), pg_job_copy_sql(*job, false),
+                pg_job_merge_sql(*job, false)};
+    }
     if (d.kind == DestinationKind::snowflake) {
         const std::string staging = sf_staging_table_name(pipeline_name, "<run id>");
         return {sf_create_schema_sql(d.schema),

@@ -163,7 +163,8 @@ struct WarehouseSession {
 /// The statements a run sends to `destination`, in order, for --dry-run
 /// (per batch: staging, then the MERGE). No connection is made.
 std::vector<std::string> planned_statements(const DestinationConfig& destination,
-                                            const std::string& pipeline_name);
+                                            const std::string& pipeline_name,
+                                            const std::optional<JobTable>& job = std::nullopt);
 
 /// The backend for `destination.kind`, connected (PostgreSQL) or ready
 /// (Snowflake). With `job`, its DDL and loads are the declared job's (whose

@@ -297,6 +297,36 @@ TEST_F(JobsTest, RulesSendRowsToTheJobsDlqAndReplayLoadsThemOnceFixed) {
         << replay.out;
 }
 
+TEST_F(JobsTest, DryRunOfAJobCountsItsWindowAndWritesNothing) {
+    const auto dry = run_cli({"run", "--job", "payments", "--dry-run"});
+    ASSERT_EQ(dry.exit_code, 0) << dry.err;
+    const std::string rejected =
+        src_.scalar(fmt::format("SELECT count(*) FROM payments WHERE NOT ({})", payments_valid));
+    EXPECT_NE(dry.out.find("dry run (incremental, job payments)"), std::string::npos) << dry.out;
+    EXPECT_NE(dry.out.find(fmt::format("extracted 3000, would write {}, would reject {}",
+                                       3000 - std::stoi(rejected), rejected)),
+              std::string::npos)
+        << dry.out;
+    EXPECT_NE(dry.out.find("email_pattern"), std::string::npos) << dry.out;
+    EXPECT_NE(dry.out.find("FROM public.payments"), std::string::npos) << dry.out;
+    EXPECT_NE(dry.out.find("ON CONFLICT (payment_id)"), std::string::npos) << dry.out;
+    EXPECT_FALSE(fs::exists(dir_.path() / "checkpoints" / "payments.checkpoint.json"));
+    EXPECT_TRUE(!fs::exists(dlq_dir()) || fs::is_empty(dlq_dir()));
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM pg_class WHERE relname = 'payments'"), "0");
+
+    // An integer cursor's window is shown by value.
+    ASSERT_EQ(run_cli({"run", "--job", "events"}).exit_code, 0);
+    src_.exec("INSERT INTO events (kind) VALUES ('new')");
+    const auto events = run_cli({"run", "--job", "events", "--dry-run"});
+    ASSERT_EQ(events.exit_code, 0) << events.err;
+    EXPECT_NE(events.out.find("window      300 .. 301 (from, until]"), std::string::npos)
+        << events.out;
+    EXPECT_NE(events.out.find("extracted 1, would write 1"), std::string::npos) << events.out;
+    const auto backfill = run_cli({"run", "--job", "events", "--dry-run", "--date", "2026-01-01"});
+    EXPECT_EQ(backfill.exit_code, 3) << "an integer cursor has no days\n" << backfill.out;
+    EXPECT_NE(backfill.err.find("no days to backfill"), std::string::npos) << backfill.err;
+}
+
 TEST_F(JobsTest, RunAllKeepsGoingPastAFailingJobAndExitsWithTheWorst) {
     // The events target exists with another type for `kind`: that job fails, the others load.
     wh_.exec(
