@@ -118,6 +118,14 @@ int run_backfill(const BackfillOptions& options) {
     if (!config) {
         return to_int(config_exit);
     }
+    if (config->job && config->job->cursor_kind == pipeline::CursorKind::integer) {
+        fmt::print(stderr,
+                   "error: job {} has an integer cursor ({}): it has no days to backfill; to "
+                   "reload it, `checkpoint reset --job {} --yes` and run it again (newer-wins "
+                   "makes that safe)\n",
+                   config->job->name, config->job->cursor_column().name, config->job->name);
+        return to_int(ExitCode::config);
+    }
     install_stop_handlers(to_int(ExitCode::cancelled));
     const bool terminal = ::isatty(STDERR_FILENO) == 1;
     const auto started = std::chrono::steady_clock::now();

@@ -325,6 +325,10 @@ TEST_F(JobsTest, DryRunOfAJobCountsItsWindowAndWritesNothing) {
     const auto backfill = run_cli({"run", "--job", "events", "--dry-run", "--date", "2026-01-01"});
     EXPECT_EQ(backfill.exit_code, 3) << "an integer cursor has no days\n" << backfill.out;
     EXPECT_NE(backfill.err.find("no days to backfill"), std::string::npos) << backfill.err;
+    const auto range =
+        run_cli({"backfill", "--job", "events", "--from", "2026-01-01", "--to", "2026-01-02"});
+    EXPECT_EQ(range.exit_code, 3) << range.out;
+    EXPECT_NE(range.err.find("no days to backfill"), std::string::npos) << range.err;
 }
 
 TEST_F(JobsTest, RunAllKeepsGoingPastAFailingJobAndExitsWithTheWorst) {
