@@ -261,9 +261,11 @@ RunSummary run_declared_job(const Config& config, const RunOptions& options) {
             for (const std::string& name : fresh) {
                 names.push_back(name);
             }
-            log_warning(fmt::format("new column(s) at {} are not loaded (not declared): list "
-                                    "them under the job's columns: to load them",
-                                    job.source.str()),
+            log_warning(fmt::format("new column(s) at {} are not loaded (not declared): to load "
+                                    "them, list them under the job's columns:, or delete "
+                                    "{}.columns.json in CHECKPOINT_DIR to take every source "
+                                    "column",
+                                    job.source.str(), job.name),
                         {{"event", "source_columns_ignored"}, {"columns", std::move(names)}});
             columns.remember(job);
         }

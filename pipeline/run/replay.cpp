@@ -146,6 +146,7 @@ ReplaySummary replay_job_dlq(const Config& config, const std::vector<std::filesy
         const JobRules rules(job);
         std::vector<BinaryField> fields(job.columns.size());
         const Timestamp now = now_utc();
+        int batch_number = 0;
         for (std::size_t first = 0; first < keys.size();
              first += static_cast<std::size_t>(config.batch_size)) {
             const std::vector<KeyText> part(
@@ -155,7 +156,6 @@ ReplaySummary replay_job_dlq(const Config& config, const std::vector<std::filesy
                         keys.size(), first + static_cast<std::size_t>(config.batch_size))));
             JobRows found;
             fetch_job_rows_by_key(source, job, part, found);
-            JobRows valid;
             std::vector<JobRows::Ref> kept;
             for (std::size_t i = 0; i < found.size(); ++i) {
                 for (std::size_t c = 0; c < fields.size(); ++c) {
@@ -174,8 +174,9 @@ ReplaySummary replay_job_dlq(const Config& config, const std::vector<std::filesy
             dlq.flush();
             started_run.lock().ensure_held();
             Warehouse& warehouse = started_run.started();
+            ++batch_number;
             const MergeCounts merged = retrier.run("load a batch", [&] {
-                return warehouse.load_job_rows(found, BatchContext{static_cast<int>(first) + 1});
+                return warehouse.load_job_rows(found, BatchContext{batch_number});
             });
             counts.rows_written += static_cast<std::int64_t>(found.size());
             counts.rows_inserted += merged.inserted;

@@ -426,6 +426,19 @@ TEST_F(JobsTest, SchemaDriftIsCaughtBeforeAnythingLoads) {
     EXPECT_EQ(target_stock(wh_, "silver.store_stock"), source_stock());
     const auto again = run_cli({"run", "--job", "stock"});
     EXPECT_EQ(again.err.find("source_columns_ignored"), std::string::npos) << "logged once";
+    // Accepting it: forget the remembered columns; the target gets the column, and the rows
+    // loaded from then on carry it.
+    fs::remove(dir_.path() / "checkpoints" / "stock.columns.json");
+    src_.exec("UPDATE store_stock SET colour = 'blue' WHERE sku = 'SKU-2'");
+    const auto accepted = run_cli({"run", "--job", "stock"});
+    ASSERT_EQ(accepted.exit_code, 0) << accepted.err;
+    EXPECT_EQ(wh_.rows("SELECT store_id, colour FROM silver.store_stock WHERE sku = 'SKU-2' "
+                       "ORDER BY store_id"),
+              src_.rows("SELECT store_id, colour FROM store_stock WHERE sku = 'SKU-2' "
+                        "ORDER BY store_id"));
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM silver.store_stock WHERE colour IS NULL"),
+              wh_.scalar("SELECT count(*) - 4 FROM silver.store_stock"))
+        << "rows not changed since keep NULL until they change";
     // A loaded column changes type: the job stops before loading, saying which and how.
     src_.exec(
         "ALTER TABLE store_stock ALTER COLUMN qty TYPE bigint;"
