@@ -101,8 +101,13 @@ std::optional<pipeline::Config> plan_job_config(const pipeline::Config& base,
     }
     if (const auto recorded = pipeline::JobColumnsMemory(base.checkpoint_dir, spec.name).load()) {
         catalog.recorded = recorded->columns;
+        catalog.recorded_key = recorded->key;
     }
-    pipeline::JobPlanResult plan = pipeline::plan_job(spec, catalog, base.destination.schema);
+    pipeline::JobPlanResult plan =
+        pipeline::plan_job(spec, catalog, base.destination.schema,
+                           base.destination.kind == pipeline::DestinationKind::snowflake
+                               ? pipeline::TargetLimits::snowflake
+                               : pipeline::TargetLimits::postgres);
     if (!plan.table) {
         print_jobs_problems(plan.problems,
                             fmt::format("job {} (against the source catalog)", spec.name));

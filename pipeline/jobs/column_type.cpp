@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace pipeline {
 
 namespace {
@@ -94,7 +96,124 @@ std::optional<Scalar> scalar_of(std::string_view name, std::string_view formatte
     return std::nullopt;
 }
 
+// PostgreSQL 15: pg_get_keywords() of categories R (reserved) and T (type or function name).
+constexpr std::string_view postgres_reserved[] = {"all",
+                                                  "analyse",
+                                                  "analyze",
+                                                  "and",
+                                                  "any",
+                                                  "array",
+                                                  "as",
+                                                  "asc",
+                                                  "asymmetric",
+                                                  "authorization",
+                                                  "binary",
+                                                  "both",
+                                                  "case",
+                                                  "cast",
+                                                  "check",
+                                                  "collate",
+                                                  "collation",
+                                                  "column",
+                                                  "concurrently",
+                                                  "constraint",
+                                                  "create",
+                                                  "cross",
+                                                  "current_catalog",
+                                                  "current_date",
+                                                  "current_role",
+                                                  "current_schema",
+                                                  "current_time",
+                                                  "current_timestamp",
+                                                  "current_user",
+                                                  "default",
+                                                  "deferrable",
+                                                  "desc",
+                                                  "distinct",
+                                                  "do",
+                                                  "else",
+                                                  "end",
+                                                  "except",
+                                                  "false",
+                                                  "fetch",
+                                                  "for",
+                                                  "foreign",
+                                                  "freeze",
+                                                  "from",
+                                                  "full",
+                                                  "grant",
+                                                  "group",
+                                                  "having",
+                                                  "ilike",
+                                                  "in",
+                                                  "initially",
+                                                  "inner",
+                                                  "intersect",
+                                                  "into",
+                                                  "is",
+                                                  "isnull",
+                                                  "join",
+                                                  "lateral",
+                                                  "leading",
+                                                  "left",
+                                                  "like",
+                                                  "limit",
+                                                  "localtime",
+                                                  "localtimestamp",
+                                                  "natural",
+                                                  "not",
+                                                  "notnull",
+                                                  "null",
+                                                  "offset",
+                                                  "on",
+                                                  "only",
+                                                  "or",
+                                                  "order",
+                                                  "outer",
+                                                  "overlaps",
+                                                  "placing",
+                                                  "primary",
+                                                  "references",
+                                                  "returning",
+                                                  "right",
+                                                  "select",
+                                                  "session_user",
+                                                  "similar",
+                                                  "some",
+                                                  "symmetric",
+                                                  "table",
+                                                  "tablesample",
+                                                  "then",
+                                                  "to",
+                                                  "trailing",
+                                                  "true",
+                                                  "union",
+                                                  "unique",
+                                                  "user",
+                                                  "using",
+                                                  "variadic",
+                                                  "verbose",
+                                                  "when",
+                                                  "where",
+                                                  "window",
+                                                  "with"};
+
+// Snowflake's reserved keywords that limit a column name (its "Reserved & limited keywords"
+// page), beyond PostgreSQL's list; the SHOW-only ones (account, database, schema...) are not.
+constexpr std::string_view snowflake_reserved[] = {
+    "alter",  "between",   "by",        "connect", "current", "delete",  "drop",
+    "exists", "following", "increment", "insert",  "minus",   "of",      "qualify",
+    "regexp", "revoke",    "rlike",     "row",     "rows",    "sample",  "set",
+    "start",  "trigger",   "try_cast",  "update",  "values",  "whenever"};
+
 }  // namespace
+
+bool is_reserved_word(std::string_view name, TargetLimits target) {
+    const auto in = [&](const auto& words) {
+        return std::find(std::begin(words), std::end(words), name) != std::end(words);
+    };
+    return in(postgres_reserved) || (target == TargetLimits::snowflake && in(snowflake_reserved));
+}
 
 std::string_view to_string(ValueKind kind) {
     switch (kind) {
@@ -177,6 +296,12 @@ std::variant<ColumnType, std::string> map_column_type(const CatalogColumn& colum
     // their binary values are the target type's (an enum's label is text's bytes).
     out.cast_on_extract = column.declared_type != out.pg_type;
     return out;
+}
+
+bool is_padded_text(const ColumnType& type) noexcept {
+    return type.kind == ValueKind::text && !type.array &&
+           (type.pg_type == "bpchar" || type.pg_type == "character" ||
+            type.pg_type.rfind("character(", 0) == 0);
 }
 
 bool can_be_key(const ColumnType& type) noexcept {

@@ -28,6 +28,15 @@ struct CatalogColumn {
     int scale = -1;
 };
 
+/// Which warehouse a job loads into, where that matters to what it accepts (values
+/// Snowflake's types cannot hold, words Snowflake reserves).
+enum class TargetLimits { postgres, snowflake };
+
+/// True when `name` cannot be an unquoted column name of the source or of the
+/// `target` warehouse (the tool does not quote names): PostgreSQL's reserved and
+/// type/function-name keywords, and on Snowflake its reserved words. Pure.
+bool is_reserved_word(std::string_view name, TargetLimits target);
+
 /// The value kinds the tool carries; one binary decoder each.
 enum class ValueKind {
     int2,
@@ -78,6 +87,10 @@ struct ColumnType {
 
 /// The type a column becomes, or why the tool cannot carry it. Pure.
 std::variant<ColumnType, std::string> map_column_type(const CatalogColumn& column);
+
+/// True for char(n) (bpchar): its values arrive padded with spaces that
+/// PostgreSQL does not count (comparisons, length, the cast to text). Pure.
+bool is_padded_text(const ColumnType& type) noexcept;
 
 /// True when `type` can be (part of) a key: scalars other than floats,
 /// json/jsonb and bytea. Pure.

@@ -36,7 +36,7 @@ bool is_type_name(std::string_view type) {
 }
 
 JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
-                       const SqlIdentifier& default_schema) {
+                       const SqlIdentifier& default_schema, TargetLimits target) {
     JobPlanResult out;
     const std::string where = "jobs." + spec.name;
     const auto problem = [&](std::string at, std::string message, int line) {
@@ -111,6 +111,18 @@ JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
                     0);
             continue;
         }
+        if (is_reserved_word(c.name, target)) {
+            problem(".source",
+                    fmt::format("column '{}' is a reserved word in {} SQL and the tool does not "
+                                "quote names; leave it out with exclude: [{}] or load a view "
+                                "that renames it",
+                                c.name,
+                                is_reserved_word(c.name, TargetLimits::postgres) ? "PostgreSQL"
+                                                                                 : "Snowflake",
+                                c.name),
+                    0);
+            continue;
+        }
         if (c.name == loaded_at_column) {
             problem(
                 ".source",
@@ -151,6 +163,22 @@ JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
             }
         }
     }
+    if (catalog.recorded_key && *catalog.recorded_key != spec.key) {
+        const auto list = [](const std::vector<std::string>& names) {
+            std::string joined;
+            for (const std::string& n : names) {
+                joined += (joined.empty() ? "" : ", ") + n;
+            }
+            return "(" + joined + ")";
+        };
+        problem(".key",
+                fmt::format("the target was made keyed by {}, the job now says {}: rows would be "
+                            "matched by another key than the target's. Restore the key; or "
+                            "drop the target, delete {}.columns.json in CHECKPOINT_DIR and "
+                            "`checkpoint reset --job {} --yes` to reload it",
+                            list(*catalog.recorded_key), list(spec.key), spec.name, spec.name),
+                0);
+    }
     // Everything else is still checked, so that one pass names every problem.
     for (const std::string& k : spec.key) {
         const auto found = job.column_index(k);
@@ -188,6 +216,12 @@ JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
                             "only grows (append-only tables)",
                             spec.cursor, cursor_type.pg_type),
                 0);
+    }
+    if (cursor_at && !job.columns[*cursor_at].not_null) {
+        job.notes.push_back(fmt::format(
+            "cursor '{}' allows NULL: rows where it is NULL are in no window and never loaded "
+            "(make it NOT NULL, or give it a default)",
+            spec.cursor));
     }
     if (!catalog.cursor_indexed) {
         job.notes.push_back(fmt::format(
@@ -235,6 +269,11 @@ JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
         }
         if (d.name == loaded_at_column) {
             problem(at, "is the tool's own load-time column", d.line);
+            continue;
+        }
+        if (is_reserved_word(d.name, target)) {
+            problem(at, "is a reserved word (the tool does not quote names); pick another name",
+                    d.line);
             continue;
         }
         if (d.type && !is_type_name(*d.type)) {

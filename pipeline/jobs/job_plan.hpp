@@ -74,6 +74,9 @@ struct JobCatalog {
     /// The columns (name, PostgreSQL type) the target was made with, as
     /// remembered by the first run (state/job_columns.hpp); nullopt before it.
     std::optional<std::vector<std::pair<std::string, std::string>>> recorded;
+    /// The key the target was made with (its primary key on PostgreSQL, the MERGE's ON on
+    /// Snowflake), as remembered; nullopt before the first load or in older files.
+    std::optional<std::vector<std::string>> recorded_key;
 };
 
 /// Resolves `spec` against its catalog. `default_schema` is DEST_SCHEMA (the
@@ -85,9 +88,11 @@ struct JobCatalog {
 /// target was made with that is gone, no longer carried, or of another type
 /// now. A source column that is new since then is carried only when the job
 /// lists it under `columns:` (the target gets it); otherwise it is ignored
-/// (new_ignored). Pure.
+/// (new_ignored). A carried column named like a reserved word
+/// (is_reserved_word) is a problem too; a nullable cursor is a note (its NULL
+/// rows are never in a window). Pure.
 JobPlanResult plan_job(const JobSpec& spec, const JobCatalog& catalog,
-                       const SqlIdentifier& default_schema);
+                       const SqlIdentifier& default_schema, TargetLimits target);
 
 /// The column list of the SELECT that extracts `job` (alias s; enums and
 /// domains cast to what the target holds). Pure.

@@ -289,6 +289,29 @@ public:
         return job;
     }
 
+    // YAML allows a key twice in a mapping and yaml-cpp keeps both; a job given twice would
+    // share its checkpoint and lock with its twin, a setting given twice is ambiguous.
+    void duplicate_keys(const YAML::Node& node, const std::string& where) {
+        if (node.IsSequence()) {
+            for (std::size_t i = 0; i < node.size(); ++i) {
+                duplicate_keys(node[i], fmt::format("{}[{}]", where, i));
+            }
+            return;
+        }
+        if (!node.IsMap()) {
+            return;
+        }
+        std::set<std::string> seen;
+        for (const auto& entry : node) {
+            const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : "?";
+            const std::string at = where.empty() ? key : where + "." + key;
+            if (!seen.insert(key).second) {
+                problem(entry.first, at, "is given twice");
+            }
+            duplicate_keys(entry.second, at);
+        }
+    }
+
     std::vector<JobsProblem> take() { return std::move(problems_); }
 
 private:
@@ -322,6 +345,7 @@ JobsFileResult parse_jobs_file(std::string_view text, std::string_view reserved_
         return out;
     }
     Reader reader;
+    reader.duplicate_keys(root, "");
     if (!root.IsMap() || !root["jobs"]) {
         reader.problem(root, "jobs file", "needs a top-level 'jobs:' mapping of job names");
         out.problems = reader.take();

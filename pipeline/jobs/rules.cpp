@@ -43,7 +43,16 @@ std::string shorten(std::string_view text) {
 
 }  // namespace
 
-JobRules::JobRules(const JobTable& job) : job_(&job) {
+JobRules::JobRules(const JobTable& job, TargetLimits limits) : job_(&job) {
+    for (std::size_t c = 0; c < job.columns.size() && limits == TargetLimits::snowflake; ++c) {
+        const ColumnType& type = job.columns[c].type;
+        const bool limited =
+            !type.array && (type.kind == ValueKind::date || type.is_timestamp() ||
+                            type.kind == ValueKind::time || type.kind == ValueKind::numeric);
+        if (limited) {
+            limited_.push_back(c);
+        }
+    }
     for (const RuleSpec& rule : job.rules) {
         Compiled c;
         c.column = job.column_index(rule.column).value_or(0);
@@ -118,6 +127,19 @@ std::optional<RowRejection> JobRules::check(std::span<const BinaryField> fields)
                                         describe_key(fields), job_->cursor_column().name)};
     }
     std::string text;
+    for (const std::size_t c : limited_) {
+        if (fields[c] && !snowflake_can_hold(job_->columns[c].type, *fields[c])) {
+            const JobColumn& column = job_->columns[c];
+            text.clear();
+            append_pg_text(column.type, *fields[c], text);
+            const std::string code = column.name + "_unrepresentable";
+            return RowRejection{
+                code, fmt::format("{}: row {}: {} '{}' does not fit Snowflake's {} (years 1-9999, "
+                                  "times before 24:00, finite numbers)",
+                                  code, describe_key(fields), column.name, shorten(text),
+                                  column.type.sf_type)};
+        }
+    }
     for (const Compiled& c : compiled_) {
         const BinaryField& field = fields[c.column];
         const ColumnType& type = job_->columns[c.column].type;

@@ -25,7 +25,7 @@ struct RowRejection {
 
 class JobRules {
 public:
-    explicit JobRules(const JobTable& job);
+    JobRules(const JobTable& job, TargetLimits limits);
     JobRules(const JobRules&) = delete;
     JobRules& operator=(const JobRules&) = delete;
     JobRules(JobRules&&) noexcept;
@@ -38,12 +38,14 @@ public:
     /// "customer_id=42" or "(a, b)=(1, x)": the row's key for messages.
     std::string describe_key(std::span<const BinaryField> fields) const;
 
-    bool empty() const noexcept { return compiled_.empty(); }
+    /// True when only the key and the cursor are checked.
+    bool empty() const noexcept { return compiled_.empty() && limited_.empty(); }
 
 private:
     struct Compiled;
     const JobTable* job_;
     std::vector<Compiled> compiled_;
+    std::vector<std::size_t> limited_;  ///< columns whose values Snowflake may not hold
 };
 
 }  // namespace pipeline

@@ -169,19 +169,39 @@ bool append_float(std::string_view bytes, std::string& out, Form form) {
         }
         return true;
     }
+    // PostgreSQL prints the shortest digits that read back exactly, in exponent form only
+    // when the exponent is below -4 or at least the type's precision (15 digits for a
+    // double, 6 for a real): 100000 and 0.0001, but 1e+15 and 1e-05.
     std::array<char, 64> buffer{};
-    const auto r = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-    out.append(buffer.data(), r.ptr);
+    const auto sci = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
+                                   std::chars_format::scientific);
+    const std::string_view text(buffer.data(), static_cast<std::size_t>(sci.ptr - buffer.data()));
+    const auto e = text.find('e');
+    int exponent = 0;
+    std::from_chars(text.data() + e + (text[e + 1] == '+' ? 2 : 1), text.data() + text.size(),
+                    exponent);
+    constexpr int precision = sizeof(Float) == 4 ? 6 : 15;
+    if (exponent < -4 || exponent >= precision) {
+        out += text;
+        return true;
+    }
+    const auto fixed = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
+                                     std::chars_format::fixed);
+    out.append(buffer.data(), fixed.ptr);
     return true;
 }
 
-void append_date_text(std::string& out, std::int64_t days_since_1970) {
+// "YYYY-MM-DD"; returns true for a date before year 1, written as PostgreSQL does: the year
+// counted back from 1 BC (year 0 is 1 BC), the caller appending " BC" after the time.
+bool append_date_text(std::string& out, std::int64_t days_since_1970) {
     const CivilDate d = civil_from_days(days_since_1970);
-    append_padded(out, d.year, 4);
+    const bool bc = d.year <= 0;
+    append_padded(out, bc ? 1 - d.year : d.year, 4);
     out += '-';
     append_padded(out, d.month, 2);
     out += '-';
     append_padded(out, d.day, 2);
+    return bc;
 }
 
 void append_time_of_day(std::string& out, std::int64_t micros, bool all_six) {
@@ -218,6 +238,9 @@ bool append_timestamp(std::string_view bytes, std::string& out, bool with_zone, 
         out += quote ? "\"" : "";
         return true;
     }
+    if (v > std::numeric_limits<std::int64_t>::max() - pg_epoch_micros) {
+        return false;  // past PostgreSQL's own range (year 294276)
+    }
     const std::int64_t micros = v + pg_epoch_micros;
     std::int64_t days = micros / 86'400'000'000;
     std::int64_t of_day = micros % 86'400'000'000;
@@ -226,12 +249,13 @@ bool append_timestamp(std::string_view bytes, std::string& out, bool with_zone, 
         --days;
     }
     out += quote ? "\"" : "";
-    append_date_text(out, days);
+    const bool bc = append_date_text(out, days);
     out += form == Form::json ? 'T' : ' ';
     append_time_of_day(out, of_day, form == Form::snowflake);
     if (with_zone) {
         out += form == Form::pg_text ? "+00" : form == Form::json ? "Z" : " +00:00";
     }
+    out += bc ? " BC" : "";
     out += quote ? "\"" : "";
     return true;
 }
@@ -377,8 +401,8 @@ bool append_scalar(const ColumnType& type, std::string_view bytes, std::string& 
             if (days == std::numeric_limits<std::int32_t>::max() ||
                 days == std::numeric_limits<std::int32_t>::min()) {
                 out += days > 0 ? "infinity" : "-infinity";
-            } else {
-                append_date_text(out, days + pg_epoch_days);
+            } else if (append_date_text(out, days + pg_epoch_days)) {
+                out += " BC";
             }
             out += json ? "\"" : "";
             return true;
@@ -455,6 +479,56 @@ bool append_snowflake_text(const ColumnType& type, std::string_view bytes, std::
     return append_any(type, bytes, out, Form::snowflake);
 }
 
+bool snowflake_can_hold(const ColumnType& type, std::string_view bytes) {
+    if (type.array) {
+        return true;  // an ARRAY of JSON values: anything goes
+    }
+    // Years 1 to 9999, in days since 2000-01-01 (PostgreSQL's epoch).
+    const std::int64_t first_day = days_from_civil({1, 1, 1}) - pg_epoch_days;
+    const std::int64_t end_day = days_from_civil({10000, 1, 1}) - pg_epoch_days;
+    switch (type.kind) {
+        case ValueKind::date: {
+            std::int32_t days = 0;
+            return whole(bytes, days) && days >= first_day && days < end_day;
+        }
+        case ValueKind::timestamp:
+        case ValueKind::timestamptz: {
+            std::int64_t micros = 0;
+            return whole(bytes, micros) && micros >= first_day * 86'400'000'000 &&
+                   micros < end_day * 86'400'000'000;
+        }
+        case ValueKind::time: {
+            std::int64_t micros = 0;
+            return whole(bytes, micros) && micros < 86'400'000'000;
+        }
+        case ValueKind::numeric: {
+            Bytes b(bytes);
+            std::int16_t ndigits = 0;
+            std::int16_t weight = 0;
+            std::uint16_t sign = 0;
+            if (!b.read(ndigits) || !b.read(weight) || !b.read(sign)) {
+                return false;
+            }
+            if (sign != 0x0000 && sign != 0x4000) {
+                return false;  // NaN, Infinity, -Infinity
+            }
+            if (type.sf_type != "NUMBER(38,9)" || ndigits == 0 || weight < 0) {
+                return true;
+            }
+            // NUMBER(38,9) keeps 29 integer digits: the first group's, then 4 per group.
+            std::uint16_t dscale = 0;
+            std::int16_t first = 0;
+            if (!b.read(dscale) || !b.read(first)) {
+                return false;
+            }
+            const int first_digits = first >= 1000 ? 4 : first >= 100 ? 3 : first >= 10 ? 2 : 1;
+            return first_digits + 4 * static_cast<int>(weight) <= 29;
+        }
+        default:
+            return true;
+    }
+}
+
 std::optional<std::int64_t> binary_integer(ValueKind kind, std::string_view bytes) {
     switch (kind) {
         case ValueKind::int2: {
@@ -476,9 +550,9 @@ std::optional<std::int64_t> binary_integer(ValueKind kind, std::string_view byte
 
 std::optional<Timestamp> binary_timestamp(std::string_view bytes) {
     std::int64_t v = 0;
-    if (!whole(bytes, v) || v == std::numeric_limits<std::int64_t>::max() ||
-        v == std::numeric_limits<std::int64_t>::min()) {
-        return std::nullopt;
+    if (!whole(bytes, v) || v == std::numeric_limits<std::int64_t>::min() ||
+        v > std::numeric_limits<std::int64_t>::max() - pg_epoch_micros) {
+        return std::nullopt;  // -infinity, infinity, or beyond what a Timestamp holds
     }
     return Timestamp{v + pg_epoch_micros};
 }

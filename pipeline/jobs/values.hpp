@@ -33,6 +33,12 @@ bool append_json_value(const ColumnType& type, std::string_view bytes, std::stri
 /// bytea (TO_BINARY in the MERGE).
 bool append_snowflake_text(const ColumnType& type, std::string_view bytes, std::string& out);
 
+/// False for a non-NULL value Snowflake's column type cannot hold: a date or
+/// timestamp outside years 1-9999 (infinity included), 24:00:00, a numeric
+/// NaN or infinity, or one with more integer digits than NUMBER(38,9) holds
+/// when the column became NUMBER(38,9). Arrays, json and the rest: true. Pure.
+bool snowflake_can_hold(const ColumnType& type, std::string_view bytes);
+
 /// The value of an int2/int4/int8 column; nullopt when malformed.
 std::optional<std::int64_t> binary_integer(ValueKind kind, std::string_view bytes);
 

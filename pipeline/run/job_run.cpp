@@ -106,10 +106,11 @@ namespace {
 /// Reads and checks one batch on the reader thread.
 class JobBatchReader {
 public:
-    JobBatchReader(Extractor& extractor, const JobTable& job, int batch_size, std::string run_id)
+    JobBatchReader(Extractor& extractor, const JobTable& job, TargetLimits limits, int batch_size,
+                   std::string run_id)
         : extractor_(extractor),
           job_(job),
-          rules_(job),
+          rules_(job, limits),
           batch_size_(batch_size),
           next_fetch_(std::min(fetch_rows, batch_size)),
           run_id_(std::move(run_id)),
@@ -305,7 +306,8 @@ RunSummary run_declared_job(const Config& config, const RunOptions& options) {
         DlqWriter dlq(config.dlq_dir, config.pipeline_name, summary.run_id);
         BatchTimings timings;
         int batch_number = 0;
-        JobBatchReader batches(extractor, job, config.batch_size, summary.run_id);
+        JobBatchReader batches(extractor, job, target_limits(config), config.batch_size,
+                               summary.run_id);
         BatchReader<JobReadyBatch> reader(
             [&](const std::atomic<bool>& cancelled) { return batches.read(cancelled); });
         for (;;) {
@@ -500,7 +502,7 @@ DryRunSummary dry_run_declared_job(const Config& config, const RunOptions& optio
     Extractor extractor(connect_source, retrier, spec, window, config.batch_size);
     out.window_until = extractor.until();
     out.window_until_position = extractor.until_position();
-    JobBatchReader batches(extractor, job, config.batch_size, "dry-run");
+    JobBatchReader batches(extractor, job, target_limits(config), config.batch_size, "dry-run");
     const std::atomic<bool> never{false};
     RejectedByCode by_code;
     while (std::optional<JobReadyBatch> batch = batches.read(never)) {

@@ -143,7 +143,7 @@ ReplaySummary replay_job_dlq(const Config& config, const std::vector<std::filesy
     try {
         PgConnection source = source_connector(config, run_application_name(config, out.run_id))();
         DlqWriter dlq(config.dlq_dir, config.pipeline_name, out.run_id);
-        const JobRules rules(job);
+        const JobRules rules(job, target_limits(config));
         std::vector<BinaryField> fields(job.columns.size());
         const Timestamp now = now_utc();
         int batch_number = 0;

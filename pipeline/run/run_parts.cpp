@@ -142,6 +142,11 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
     return incremental_window(config, loaded.state);
 }
 
+TargetLimits target_limits(const Config& config) noexcept {
+    return config.destination.kind == DestinationKind::snowflake ? TargetLimits::snowflake
+                                                                 : TargetLimits::postgres;
+}
+
 // The rejection brake (MAX_REJECT_RATIO): a batch of at least 100 rows that is
 // mostly rejected stops the run before it is loaded, its rejected rows kept in
 // the DLQ: a broken upstream deploy then fails loudly instead of quietly

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "pipeline/config/config.hpp"
+#include "pipeline/jobs/rules.hpp"
 #include "pipeline/orders/batch.hpp"
 #include "pipeline/run/run.hpp"
 #include "pipeline/source/commit_window.hpp"
@@ -47,6 +48,9 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
 /// The rejection brake (MAX_REJECT_RATIO): a batch of at least 100 rows that
 /// is mostly rejected stops the run (Error(source) naming the top codes)
 /// before it is loaded, its rejected rows kept in the DLQ (closed here).
+/// The limits a declared job's rows must fit in the configured warehouse.
+TargetLimits target_limits(const Config& config) noexcept;
+
 void check_rejection_brake(const Config& config, std::int64_t extracted, std::int64_t rejected,
                            const RejectedByCode& rejected_by_code, int batch_number,
                            DlqWriter& dlq);

@@ -10,7 +10,11 @@ void fetch_job_rows_by_key(PgConnection& source, const JobTable& job,
     constexpr std::size_t per_statement = 1000;
     std::string names;
     for (std::size_t k = 0; k < job.key.size(); ++k) {
-        names += (k == 0 ? "s." : ", s.") + job.columns[job.key[k]].name;
+        // An enum or domain key is compared as what the target holds (its text, its base
+        // type): the keys asked for come from there, and an enum has no `=` with text.
+        const JobColumn& c = job.columns[job.key[k]];
+        names += (k == 0 ? "s." : ", s.") + c.name;
+        names += c.type.cast_on_extract ? "::" + c.type.pg_type : "";
     }
     for (std::size_t first = 0; first < keys.size(); first += per_statement) {
         const std::size_t last = std::min(keys.size(), first + per_statement);

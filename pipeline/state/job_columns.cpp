@@ -19,6 +19,9 @@ std::string format_columns(const RecordedColumns& r) {
     }
     doc["columns"] = std::move(columns);
     doc["ignored"] = r.ignored;
+    if (r.key) {
+        doc["key"] = *r.key;
+    }
     return doc.dump(2) + "\n";
 }
 
@@ -26,6 +29,10 @@ RecordedColumns recorded_of(const JobTable& job, std::vector<std::string> ignore
     RecordedColumns r;
     for (const JobColumn& c : job.columns) {
         r.columns.emplace_back(c.name, c.type.pg_type);
+    }
+    r.key.emplace();
+    for (const std::size_t k : job.key) {
+        r.key->push_back(job.columns[k].name);
     }
     for (const std::string& name : job.new_ignored) {
         if (std::find(ignored.begin(), ignored.end(), name) == ignored.end()) {
@@ -60,6 +67,15 @@ std::optional<RecordedColumns> JobColumnsMemory::load() const noexcept {
             }
             r.columns.emplace_back(c["name"].get<std::string>(), c["type"].get<std::string>());
         }
+        if (doc.contains("key") && doc["key"].is_array()) {
+            r.key.emplace();
+            for (const auto& name : doc["key"]) {
+                if (!name.is_string()) {
+                    throw std::runtime_error("the key entry is damaged");
+                }
+                r.key->push_back(name.get<std::string>());
+            }
+        }
         if (doc.contains("ignored") && doc["ignored"].is_array()) {
             for (const auto& name : doc["ignored"]) {
                 if (name.is_string()) {
@@ -93,7 +109,8 @@ void JobColumnsMemory::remember(const JobTable& job) {
     const auto known = load();
     const RecordedColumns next =
         recorded_of(job, known ? known->ignored : std::vector<std::string>{});
-    if (known && known->columns == next.columns && known->ignored == next.ignored) {
+    if (known && known->columns == next.columns && known->ignored == next.ignored &&
+        known->key == next.key) {
         return;
     }
     ensure_directory(dir_, "checkpoint");

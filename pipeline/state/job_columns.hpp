@@ -16,6 +16,7 @@ namespace pipeline {
 struct RecordedColumns {
     std::vector<std::pair<std::string, std::string>> columns;  ///< name, PostgreSQL type
     std::vector<std::string> ignored;  ///< new source columns already reported as ignored
+    std::optional<std::vector<std::string>> key;  ///< the target's key (absent in older files)
 };
 
 class JobColumnsMemory {

@@ -89,6 +89,10 @@ public:
             case ColumnKind::text:
                 append_pg_text(type, bytes, text);
                 return utf8_length(text) + ":" + text;
+            case ColumnKind::padded:
+                append_pg_text(type, bytes, text);
+                text.erase(text.find_last_not_of(' ') + 1);
+                return utf8_length(text) + ":" + text;
             default:
                 append_pg_text(type, bytes, text);
                 return text;
@@ -125,10 +129,10 @@ private:
 
 /// The job's source rows in `scope`, through a binary cursor, checked with its rules.
 template <class OnValid, class OnRejected>
-void scan_source(PgConnection& source, const JobTable& job, const JobScope& scope,
-                 OnValid&& on_valid, OnRejected&& on_rejected) {
+void scan_source(PgConnection& source, const JobTable& job, TargetLimits limits,
+                 const JobScope& scope, OnValid&& on_valid, OnRejected&& on_rejected) {
     const JobCompareShape shape = job_compare_shape(job, true);
-    const JobRules rules(job);
+    const JobRules rules(job, limits);
     source.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "[BEGIN verify]");
     try {
         source.exec_params(
@@ -194,6 +198,41 @@ public:
 private:
     Warehouse& warehouse_;
 };
+
+// A row found by key whose canonical key text is not one that was asked for: the two
+// sides spell the key differently, and every category built on that text would be wrong
+// (a row both missing and extra, and repair deleting what it just loaded). Stop instead.
+void refuse_unmatched_key(const JobTable& job, bool matched, std::string_view text) {
+    if (!matched) {
+        throw Error(ErrorKind::internal,
+                    fmt::format("verify of job {}: a row looked up by its key came back with the "
+                                "key text '{}', which none of the keys asked for has; the source "
+                                "and the warehouse spell this key differently, so verify stops "
+                                "rather than call it missing or extra",
+                                job.name, text),
+                    {}, {}, "please report it with the key columns' types (jobs check)");
+    }
+}
+
+// Key columns whose text the two warehouses print differently cannot be matched by verify.
+void refuse_unmatched_key_types(const Config& config, const JobTable& job) {
+    if (config.destination.kind != DestinationKind::snowflake) {
+        return;
+    }
+    for (const std::size_t k : job.key) {
+        const JobColumn& c = job.columns[k];
+        const bool rounded = c.type.kind == ValueKind::numeric && c.type.note.has_value();
+        if (c.type.kind == ValueKind::time || rounded) {
+            throw Error(ErrorKind::config,
+                        fmt::format("verify cannot match job {}'s keys on Snowflake: key column "
+                                    "'{}' ({}) becomes {} there, whose text differs from "
+                                    "PostgreSQL's ({})",
+                                    job.name, c.name, c.type.pg_type, c.type.sf_type,
+                                    rounded ? "its scale is padded to 9 digits"
+                                            : "fractions of a second are not printed"));
+        }
+    }
+}
 
 // The scope: the checkpoint's watermark (or position), or --from/--to days.
 std::pair<JobScope, std::string> plan_job_scope(const Config& config, const JobTable& job,
@@ -261,6 +300,7 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
                                 "is verified by key and cursor",
                                 job.name));
     }
+    refuse_unmatched_key_types(config, job);
     const auto started = std::chrono::steady_clock::now();
     VerifyReport report;
     report.job.emplace();
@@ -297,7 +337,7 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
     BucketTable mine;
     try {
         scan_source(
-            source, job, scope,
+            source, job, target_limits(config), scope,
             [&](std::span<const BinaryField> fields) {
                 const Digest d = canonical.digest(fields);
                 mine.add_in(canonical.leaf(d), upper_64(md5_of(d.key_text + "|" + d.cursor)));
@@ -376,7 +416,7 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
         }
         const std::set<std::int64_t> wanted(leaves.begin(), leaves.end());
         scan_source(
-            source, job, scope,
+            source, job, target_limits(config), scope,
             [&](std::span<const BinaryField> fields) {
                 Digest d = canonical.digest(fields);
                 if (!wanted.contains(canonical.leaf(d))) {
@@ -450,6 +490,13 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
             Digest d = digest_of_row(row, job.key.size());
             found[d.key_text] = std::move(d);
         }
+        std::set<std::string_view> asked;
+        for (std::size_t j = i; j < i + n; ++j) {
+            asked.insert(source_only[j]->key_text);
+        }
+        for (const auto& [text, d] : found) {
+            refuse_unmatched_key(job, asked.contains(text), text);
+        }
         for (std::size_t j = i; j < i + n; ++j) {
             const Digest& s = *source_only[j];
             const auto f = found.find(s.key_text);
@@ -470,7 +517,7 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
         JobRows rows;
         fetch_job_rows_by_key(source, job, keys, rows);
         std::map<std::string, SourceKey> anywhere;
-        const JobRules rules(job);
+        const JobRules rules(job, target_limits(config));
         std::vector<BinaryField> fields(job.columns.size());
         for (std::size_t i = 0; i < rows.size(); ++i) {
             for (std::size_t c = 0; c < fields.size(); ++c) {
@@ -483,6 +530,13 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
             } else {
                 k.valid = std::move(d);
             }
+        }
+        std::set<std::string_view> asked;
+        for (const Digest* d : warehouse_only) {
+            asked.insert(d->key_text);
+        }
+        for (const auto& [text, key] : anywhere) {
+            refuse_unmatched_key(job, asked.contains(text), text);
         }
         for (const Digest* d : warehouse_only) {
             const auto a = anywhere.find(d->key_text);
@@ -549,7 +603,7 @@ RepairReport repair_job(const Config& config, const VerifyOptions& options) {
     try {
         Warehouse& warehouse = run.started();
         PgConnection source = open_source(config);
-        const JobRules rules(job);
+        const JobRules rules(job, target_limits(config));
         std::vector<BinaryField> fields(job.columns.size());
         int batch_number = 0;
         for (std::size_t i = 0; i < reload.size(); i += keys_per_statement) {

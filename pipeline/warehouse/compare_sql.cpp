@@ -32,6 +32,7 @@ std::string encode(const ComparedColumn& column, Dialect dialect, std::string_vi
             case ColumnKind::plain:
                 return fmt::format("coalesce({}::text, 'N')", c);
             case ColumnKind::text:
+            case ColumnKind::padded:  // length(char(n)) and its text cast drop the padding
                 return fmt::format("coalesce(length({0})::text || ':' || {0}, 'N')", c);
             case ColumnKind::date:
                 return fmt::format("coalesce(to_char({}, 'YYYY-MM-DD'), 'N')", c);
@@ -48,6 +49,9 @@ std::string encode(const ComparedColumn& column, Dialect dialect, std::string_vi
             return fmt::format("COALESCE(CAST({} AS VARCHAR), 'N')", c);
         case ColumnKind::text:
             return fmt::format("COALESCE(CAST(LENGTH({0}) AS VARCHAR) || ':' || {0}, 'N')", c);
+        case ColumnKind::padded:  // VARCHAR(n) keeps the padding char(n) arrived with
+            return fmt::format(
+                "COALESCE(CAST(LENGTH(RTRIM({0})) AS VARCHAR) || ':' || RTRIM({0}), 'N')", c);
         case ColumnKind::date:
             return fmt::format("COALESCE(TO_CHAR({}, 'YYYY-MM-DD'), 'N')", c);
         case ColumnKind::timestamp:

@@ -24,7 +24,8 @@ enum class ColumnKind {
     boolean,    ///< "true" / "false"
     date,       ///< "YYYY-MM-DD"
     timestamp,  ///< microseconds since 1970-01-01 UTC, decimal
-    plain,      ///< its text as it is (uuids)
+    plain,      ///< its text as it is (uuids, times)
+    padded,     ///< char(n): like text, trailing spaces not counted (PostgreSQL's rule)
 };
 
 struct ComparedColumn {

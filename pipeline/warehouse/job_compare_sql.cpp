@@ -75,9 +75,10 @@ ColumnKind canonical_kind(const ColumnType& type) {
         case ValueKind::timestamptz:
             return ColumnKind::timestamp;
         case ValueKind::uuid:
+        case ValueKind::time:
             return ColumnKind::plain;
         default:
-            return ColumnKind::text;
+            return is_padded_text(type) ? ColumnKind::padded : ColumnKind::text;
     }
 }
 

@@ -536,6 +536,100 @@ TEST_F(JobsTest, VerifyAndRepairADeclaredJobOnSnowflake) {
     EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.store_stock"), "240");
 }
 
+// Keys whose text is not plain: char(n) (padded), an enum; values Snowflake cannot hold.
+constexpr std::string_view odd_keys_sql = R"sql(
+CREATE TABLE regions (
+    code char(4) NOT NULL, mood stock_mood NOT NULL, opens time NOT NULL, label text,
+    valid_until timestamptz, updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (code, mood));
+INSERT INTO regions (code, mood, opens, label, valid_until)
+SELECT 'R' || k, (ARRAY['calm', 'busy', 'closed'])[1 + k % 3]::stock_mood,
+       time '06:00' + (k || ' minutes')::interval + interval '0.5 seconds', 'region ' || k,
+       CASE WHEN k = 7 THEN 'infinity'::timestamptz ELSE now() + interval '1 year' END
+FROM generate_series(1, 40) k;
+)sql";
+
+constexpr std::string_view odd_keys_yaml = R"yaml(
+jobs:
+  regions:
+    source: public.regions
+    key: [code, mood]
+    cursor: updated_at
+    rules:
+      label: {pattern: '^region'}
+  by_time:
+    source: public.regions
+    target: silver.regions_by_time
+    key: opens
+    cursor: updated_at
+)yaml";
+
+TEST_F(JobsTest, PaddedAndEnumKeysVerifyRepairAndReplayOnBothWarehouses) {
+    src_.exec(odd_keys_sql);
+    write_jobs(odd_keys_yaml);
+    const auto source_regions = [&] {
+        return src_.rows(
+            "SELECT code, mood::text, opens::text, label FROM regions ORDER BY code, mood");
+    };
+    const auto target_regions = [](const test::TestDatabase& db) {
+        return db.rows(
+            "SELECT code, mood, opens::text, label FROM silver.regions ORDER BY code, mood");
+    };
+    ASSERT_EQ(run_cli({"run", "--job", "regions"}).exit_code, 0);
+    EXPECT_EQ(target_regions(wh_), source_regions());
+    const auto clean = run_cli({"verify", "--job", "regions", "--json"});
+    ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+
+    // One row gone from the warehouse, one deleted at the source: exactly those two.
+    wh_.exec("DELETE FROM silver.regions WHERE code = 'R3'");
+    src_.exec("DELETE FROM regions WHERE code = 'R5'");
+    const auto found = run_cli({"verify", "--job", "regions", "--json"});
+    EXPECT_EQ(found.exit_code, 6) << found.err;
+    const Json j = Json::parse(found.out);
+    EXPECT_EQ(j["missing"], Json::parse(R"([["R3  ", "calm"]])")) << found.out;
+    EXPECT_EQ(j["extra"].size(), 1u) << found.out;
+    const auto repaired = run_cli({"verify", "--job", "regions", "--repair", "--json"},
+                                  {{"ORDERS_PIPELINE_HARD_DELETES", "delete"}});
+    EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+    EXPECT_EQ(target_regions(wh_), source_regions()) << "repair deleted only the deleted row";
+
+    // A rejected row with an enum key: replay looks it up by key and loads it once fixed.
+    src_.exec("UPDATE regions SET label = 'oops', updated_at = now() WHERE code = 'R9'");
+    ASSERT_EQ(run_cli({"run", "--job", "regions"}).exit_code, 0);
+    std::string dlq_file;
+    for (const auto& f : fs::directory_iterator(dlq_dir())) {
+        dlq_file = f.path().string();
+    }
+    ASSERT_FALSE(dlq_file.empty());
+    src_.exec("UPDATE regions SET label = 'region 9 again' WHERE code = 'R9'");
+    const auto replay = run_cli({"dlq", "replay", "--job", "regions", dlq_file});
+    ASSERT_EQ(replay.exit_code, 0) << replay.err;
+    EXPECT_EQ(target_regions(wh_), source_regions());
+
+    // Snowflake: the padded key verifies clean there too; 'infinity' cannot be held, so that
+    // row goes to the DLQ and the run goes on; a time key cannot be matched and is refused.
+    const test::SnowflakeEmulator emulator(sf_);
+    auto sf = emulator.settings();
+    sf["ORDERS_PIPELINE_CHECKPOINT_DIR"] = (dir_.path() / "sf-checkpoints").string();
+    sf["ORDERS_PIPELINE_DLQ_DIR"] = (dir_.path() / "sf-dlq").string();
+    const auto loaded = run_cli({"run", "--job", "regions"}, sf);
+    ASSERT_EQ(loaded.exit_code, 0) << loaded.err;
+    EXPECT_NE(loaded.out.find("rejected 1"), std::string::npos) << loaded.out;
+    std::string rejected;
+    for (const auto& f : fs::directory_iterator(dir_.path() / "sf-dlq")) {
+        rejected += read(f.path());
+    }
+    EXPECT_NE(rejected.find("valid_until_unrepresentable"), std::string::npos) << rejected;
+    EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.regions"),
+              src_.scalar("SELECT count(*) - 1 FROM regions"));
+    const auto sf_clean = run_cli({"verify", "--job", "regions", "--json"}, sf);
+    EXPECT_EQ(sf_clean.exit_code, 0) << sf_clean.out << sf_clean.err;
+    const auto by_time = run_cli({"verify", "--job", "by_time"}, sf);
+    EXPECT_EQ(by_time.exit_code, 3);
+    EXPECT_NE(by_time.err.find("key column 'opens' (time without time zone)"), std::string::npos)
+        << by_time.err;
+}
+
 // ---- a crash at every fail point, on a declared job ----------------------------------------
 
 class JobFailPointWalk : public JobsTest, public ::testing::WithParamInterface<std::string> {};

@@ -190,6 +190,25 @@ jobs:
     EXPECT_EQ(colour->text().rfind("line 16: jobs.shop.colour: ", 0), 0U) << colour->text();
 }
 
+TEST(JobsFileTest, AJobOrASettingGivenTwiceIsAProblem) {
+    const auto r = pipeline::parse_jobs_file(R"yaml(
+jobs:
+  a:
+    source: public.a
+    key: id
+    key: other
+    cursor: ts
+  a:
+    source: public.b
+    key: id
+    cursor: ts
+)yaml",
+                                             "orders");
+    EXPECT_TRUE(r.jobs.empty());
+    EXPECT_TRUE(mentions(r.problems, "jobs.a", "is given twice")) << problems_text(r.problems);
+    EXPECT_TRUE(mentions(r.problems, "jobs.a.key", "is given twice")) << problems_text(r.problems);
+}
+
 TEST(JobsFileTest, NotYamlOrNoJobsMappingIsOneClearProblem) {
     auto r = pipeline::parse_jobs_file("jobs: [unclosed", "orders");
     ASSERT_EQ(r.problems.size(), 1U);
@@ -301,13 +320,15 @@ pipeline::JobSpec first_job(std::string_view file) {
     return parsed.jobs.empty() ? pipeline::JobSpec{} : parsed.jobs.front();
 }
 
+constexpr auto pg = pipeline::TargetLimits::postgres;
+
 const pipeline::SqlIdentifier& silver() {
     static const auto id = *pipeline::SqlIdentifier::parse("silver");
     return id;
 }
 
 TEST(JobPlanTest, ResolvesColumnsKeyCursorRulesAndDerived) {
-    const auto result = pipeline::plan_job(first_job(good_file), customers_catalog(), silver());
+    const auto result = pipeline::plan_job(first_job(good_file), customers_catalog(), silver(), pg);
     ASSERT_TRUE(result.table.has_value()) << problems_text(result.problems);
     const auto& job = *result.table;
     std::vector<std::string> names;
@@ -349,7 +370,7 @@ jobs:
     catalog.columns.push_back(base("spot", "point"));
     catalog.cursor_indexed = false;
     catalog.derived_errors.emplace("broken", "function nosuchfn(integer) does not exist");
-    const auto result = pipeline::plan_job(first_job(file), catalog, silver());
+    const auto result = pipeline::plan_job(first_job(file), catalog, silver(), pg);
     EXPECT_FALSE(result.table.has_value());
     const auto& p = result.problems;
     EXPECT_TRUE(mentions(p, "jobs.customers.key", "'credit_f' (double precision) cannot be a key"))
@@ -368,7 +389,7 @@ jobs:
     EXPECT_TRUE(mentions(p, "jobs.customers.derived.broken", "nosuchfn")) << problems_text(p);
 
     catalog.exists = false;
-    const auto gone = pipeline::plan_job(first_job(file), catalog, silver());
+    const auto gone = pipeline::plan_job(first_job(file), catalog, silver(), pg);
     ASSERT_EQ(gone.problems.size(), 1U);
     EXPECT_NE(gone.problems[0].message.find("does not exist"), std::string::npos);
 }
@@ -388,7 +409,7 @@ jobs:
         {"password_hash", "bytea"}, {"updated_at", "timestamp with time zone"}};
     // Unchanged: plans; a new source column is ignored until declared.
     catalog.columns.push_back(base("nickname", "text"));
-    auto plan = pipeline::plan_job(first_job(file), catalog, silver());
+    auto plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
     ASSERT_TRUE(plan.table.has_value()) << problems_text(plan.problems);
     EXPECT_EQ(plan.table->new_ignored, std::vector<std::string>{"nickname"});
     EXPECT_FALSE(plan.table->column_index("nickname").has_value());
@@ -396,12 +417,50 @@ jobs:
     // A type change and a dropped column are both named.
     catalog.columns[3] = numeric("credit", 14, 4);
     catalog.columns.erase(catalog.columns.begin() + 2);  // tier
-    plan = pipeline::plan_job(first_job(file), catalog, silver());
+    plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
     EXPECT_FALSE(plan.table.has_value());
     EXPECT_TRUE(mentions(plan.problems, "jobs.customers.source",
                          "'credit' changed type at the source: numeric(12,2)"))
         << problems_text(plan.problems);
     EXPECT_TRUE(mentions(plan.problems, "jobs.customers.source", "'tier' (text)"))
+        << problems_text(plan.problems);
+}
+
+TEST(JobPlanTest, ReservedWordsNullableCursorsAndAChangedKey) {
+    constexpr std::string_view file = R"yaml(
+jobs:
+  customers:
+    source: public.customers
+    key: customer_id
+    cursor: updated_at
+)yaml";
+    auto catalog = customers_catalog();
+    catalog.columns.push_back(base("start", "text"));
+    // "start" is fine for PostgreSQL, reserved on Snowflake.
+    auto plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
+    ASSERT_TRUE(plan.table.has_value()) << problems_text(plan.problems);
+    plan =
+        pipeline::plan_job(first_job(file), catalog, silver(), pipeline::TargetLimits::snowflake);
+    EXPECT_TRUE(mentions(plan.problems, "jobs.customers.source",
+                         "column 'start' is a reserved word in Snowflake SQL"))
+        << problems_text(plan.problems);
+    catalog.columns.back() = base("order", "text");
+    plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
+    EXPECT_TRUE(mentions(plan.problems, "jobs.customers.source",
+                         "column 'order' is a reserved word in PostgreSQL SQL"))
+        << problems_text(plan.problems);
+    catalog.columns.pop_back();
+
+    catalog.columns.back().not_null = false;  // updated_at
+    plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
+    ASSERT_TRUE(plan.table.has_value()) << problems_text(plan.problems);
+    EXPECT_TRUE(std::any_of(plan.table->notes.begin(), plan.table->notes.end(),
+                            [](const std::string& n) { return n.find("allows NULL") != n.npos; }));
+
+    catalog.recorded_key = std::vector<std::string>{"email"};
+    plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
+    EXPECT_TRUE(mentions(plan.problems, "jobs.customers.key",
+                         "the target was made keyed by (email), the job now says (customer_id)"))
         << problems_text(plan.problems);
 }
 
@@ -418,14 +477,14 @@ jobs:
     catalog.cursor_indexed = true;
     catalog.columns = {base("tenant", "text", true), base("event_id", "bigint", true),
                        base("seen", "timestamp without time zone")};
-    auto plan = pipeline::plan_job(first_job(file), catalog, silver());
+    auto plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
     ASSERT_TRUE(plan.table.has_value()) << problems_text(plan.problems);
     EXPECT_EQ(plan.table->cursor_kind, pipeline::CursorKind::integer);
     EXPECT_EQ(plan.table->target.str(), "silver.events") << "DEST_SCHEMA.<source table>";
 
     auto spec = first_job(file);
     spec.cursor = "seen";
-    plan = pipeline::plan_job(spec, catalog, silver());
+    plan = pipeline::plan_job(spec, catalog, silver(), pg);
     ASSERT_TRUE(plan.table.has_value()) << problems_text(plan.problems);
     EXPECT_EQ(plan.table->cursor_kind, pipeline::CursorKind::timestamp);
     EXPECT_TRUE(std::any_of(plan.table->notes.begin(), plan.table->notes.end(),
@@ -459,10 +518,10 @@ std::string numeric2(std::int64_t cents) {
 }
 
 TEST(JobRulesTest, FirstFailingRuleNamesTheCodeAndTheKey) {
-    const auto plan = pipeline::plan_job(first_job(good_file), customers_catalog(), silver());
+    const auto plan = pipeline::plan_job(first_job(good_file), customers_catalog(), silver(), pg);
     ASSERT_TRUE(plan.table.has_value()) << problems_text(plan.problems);
     const auto& job = *plan.table;
-    const pipeline::JobRules rules(job);
+    const pipeline::JobRules rules(job, pipeline::TargetLimits::postgres);
     EXPECT_FALSE(rules.empty());
     const std::string id = be64(42);
     const std::string ts = be64(0);
@@ -501,6 +560,17 @@ TEST(JobRulesTest, FirstFailingRuleNamesTheCodeAndTheKey) {
     bad[3] = std::nullopt;  // not required: NULL passes min/max
     EXPECT_FALSE(rules.check(bad).has_value());
 
+    // For Snowflake, a value its types cannot hold is rejected too (here: credit NaN).
+    const pipeline::JobRules snowflake(job, pipeline::TargetLimits::snowflake);
+    EXPECT_FALSE(snowflake.check(row).has_value());
+    bad = row;
+    const std::string nan("\0\0\0\0\xC0\0\0\0", 8);
+    bad[3] = nan;
+    ASSERT_TRUE(rules.check(bad).has_value());
+    EXPECT_EQ(rules.check(bad)->code, "credit_min") << "PostgreSQL holds NaN; the bound refuses it";
+    ASSERT_TRUE(snowflake.check(bad).has_value());
+    EXPECT_EQ(snowflake.check(bad)->code, "credit_unrepresentable");
+
     bad = row;
     bad[0] = std::nullopt;
     ASSERT_TRUE(rules.check(bad).has_value());
@@ -512,7 +582,7 @@ TEST(JobRulesTest, FirstFailingRuleNamesTheCodeAndTheKey) {
 }
 
 TEST(JobDlqTest, LinesCarryTheRowAsTextAndReadBack) {
-    const auto plan = pipeline::plan_job(first_job(good_file), customers_catalog(), silver());
+    const auto plan = pipeline::plan_job(first_job(good_file), customers_catalog(), silver(), pg);
     ASSERT_TRUE(plan.table.has_value());
     const std::string id = be64(7);
     const std::string ts = be64(825'674'400'500'000);
@@ -559,7 +629,7 @@ jobs:
     catalog.columns = {base("tenant", "text", true), base("event_id", "bigint", true),
                        base("payload", "jsonb"), base("seen", "timestamp with time zone", true)};
     catalog.derived_types.emplace("tenant_upper", base("tenant_upper", "text"));
-    const auto plan = pipeline::plan_job(first_job(file), catalog, silver());
+    const auto plan = pipeline::plan_job(first_job(file), catalog, silver(), pg);
     ASSERT_TRUE(plan.table.has_value()) << problems_text(plan.problems);
     const auto& job = *plan.table;
 

@@ -164,6 +164,70 @@ TEST(JobValuesTest, FloatsUseTheShortestRoundTripAndNameTheSpecials) {
         << "a real prints as a real, not as its double widening";
 }
 
+TEST(JobValuesTest, FloatsSwitchToExponentsWherePostgresDoes) {
+    const ColumnType f8 = type_of(ValueKind::float8);
+    const auto d = [&](double v) { return pg_text(f8, be(std::bit_cast<std::uint64_t>(v))); };
+    EXPECT_EQ(d(100000.0), "100000");
+    EXPECT_EQ(d(0.0001), "0.0001");
+    EXPECT_EQ(d(0.00001), "1e-05");
+    EXPECT_EQ(d(123456789012345.0), "123456789012345");
+    EXPECT_EQ(d(1e15), "1e+15");
+    EXPECT_EQ(d(-1.5e20), "-1.5e+20");
+    EXPECT_EQ(d(0.0), "0");
+    const ColumnType f4 = type_of(ValueKind::float4);
+    const auto f = [&](float v) { return pg_text(f4, be(std::bit_cast<std::uint32_t>(v))); };
+    EXPECT_EQ(f(100000.0F), "100000");
+    EXPECT_EQ(f(1e6F), "1e+06") << "a real's precision is 6 digits";
+    EXPECT_EQ(f(0.00025F), "0.00025");
+}
+
+TEST(JobValuesTest, DatesBeforeYearOneAreWrittenBcAndTheFarFutureIsRefused) {
+    const ColumnType date = type_of(ValueKind::date);
+    // 0044-03-15 BC is year -43: days since 2000-01-01.
+    const std::int32_t ides = static_cast<std::int32_t>(pipeline::days_from_civil({-43, 3, 15}) -
+                                                        pipeline::days_from_civil({2000, 1, 1}));
+    EXPECT_EQ(pg_text(date, be(ides)), "0044-03-15 BC");
+    const ColumnType tz = type_of(ValueKind::timestamptz);
+    const std::int64_t micros = std::int64_t{ides} * 86'400'000'000 + 3'600'000'000;
+    EXPECT_EQ(pg_text(tz, be(micros)), "0044-03-15 01:00:00+00 BC");
+    std::string out;
+    EXPECT_FALSE(
+        pipeline::append_pg_text(tz, be(std::numeric_limits<std::int64_t>::max() - 1), out))
+        << "beyond what microseconds since 1970 can hold";
+    EXPECT_EQ(pipeline::binary_timestamp(be(std::numeric_limits<std::int64_t>::max() - 1)),
+              std::nullopt);
+}
+
+TEST(JobValuesTest, SnowflakeCannotHoldInfinitiesAncientYearsMidnightOrNaN) {
+    const ColumnType tz = type_of(ValueKind::timestamptz);
+    EXPECT_TRUE(pipeline::snowflake_can_hold(tz, be(march_first)));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(tz, be(std::numeric_limits<std::int64_t>::max())));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(tz, be(std::numeric_limits<std::int64_t>::min())));
+    const ColumnType date = type_of(ValueKind::date);
+    const auto day = [](int y, int m, int dd) {
+        return static_cast<std::int32_t>(pipeline::days_from_civil({y, m, dd}) -
+                                         pipeline::days_from_civil({2000, 1, 1}));
+    };
+    EXPECT_TRUE(pipeline::snowflake_can_hold(date, be(day(1, 1, 1))));
+    EXPECT_TRUE(pipeline::snowflake_can_hold(date, be(day(9999, 12, 31))));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(date, be(day(0, 12, 31))));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(date, be(day(10000, 1, 1))));
+    const ColumnType time = type_of(ValueKind::time);
+    EXPECT_TRUE(pipeline::snowflake_can_hold(time, be(std::int64_t{86'399'999'999})));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(time, be(std::int64_t{86'400'000'000})));
+    ColumnType n = type_of(ValueKind::numeric);
+    n.sf_type = "NUMBER(12,2)";
+    EXPECT_TRUE(pipeline::snowflake_can_hold(n, numeric(0, 0x0000, 2, {3, 1400})));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(n, numeric(0, 0xC000, 0, {})));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(n, numeric(0, 0xD000, 0, {})));
+    n.sf_type = "NUMBER(38,9)";  // numeric without a precision: 29 integer digits
+    // 29 digits: 9 | 8 groups of 4 (weight 7) -> 1 + 28 = 29.
+    EXPECT_TRUE(pipeline::snowflake_can_hold(n, numeric(7, 0x0000, 0, {9, 9999})));
+    EXPECT_FALSE(pipeline::snowflake_can_hold(n, numeric(7, 0x0000, 0, {10, 9999})));
+    EXPECT_TRUE(pipeline::snowflake_can_hold(type_of(ValueKind::timestamptz, true), "anything"))
+        << "arrays travel as JSON";
+}
+
 TEST(JobValuesTest, TimesInEachConsumersForm) {
     const ColumnType tz = type_of(ValueKind::timestamptz);
     const ColumnType ntz = type_of(ValueKind::timestamp);
