@@ -322,9 +322,8 @@ int run_checkpoint(const CheckpointOptions& options) {
             }
             const std::optional<pipeline::CheckpointState>& state = peeked.state;
             const pipeline::Timestamp now = source_now(*config);
-            const std::optional<double> lag =
-                state ? std::optional(pipeline::seconds_between(state->watermark, now))
-                      : std::nullopt;
+            // Meaningful only with a state (a plain double: GCC 12 misreads an optional here).
+            const double lag = state ? pipeline::seconds_between(state->watermark, now) : 0.0;
             const auto* hold = state && state->hold_back ? &*state->hold_back : nullptr;
             if (options.json) {
                 Json j = {
@@ -336,7 +335,7 @@ int run_checkpoint(const CheckpointOptions& options) {
                     {"saved_at",
                      state ? Json(pipeline::format_timestamp(state->saved_at)) : Json(nullptr)},
                     {"source_now", pipeline::format_timestamp(now)},
-                    {"lag_seconds", lag ? Json(*lag) : Json(nullptr)},
+                    {"lag_seconds", state ? Json(lag) : Json(nullptr)},
                     {"position", state && state->position ? Json(*state->position) : Json(nullptr)},
                     {"hold_back", nullptr}};
                 if (hold != nullptr) {
@@ -371,7 +370,7 @@ int run_checkpoint(const CheckpointOptions& options) {
                     config->pipeline_name, store.path().string(), state->version,
                     pipeline::format_timestamp(state->watermark),
                     pipeline::format_timestamp(state->saved_at), pipeline::format_timestamp(now),
-                    human_seconds(*lag), *lag);
+                    human_seconds(lag), lag);
                 if (state->position) {
                     fmt::print("position    {} (the integer cursor's last value loaded)\n",
                                *state->position);

@@ -103,7 +103,10 @@ public:
         Digest d;
         for (std::size_t k = 0; k < job_.key.size(); ++k) {
             const std::size_t c = job_.key[k];
-            d.key_text += (k == 0 ? "" : "|") + of(c, *fields[c]);
+            if (k != 0) {
+                d.key_text += '|';
+            }
+            d.key_text += of(c, *fields[c]);
             std::string raw;
             append_pg_text(job_.columns[c].type, *fields[c], raw);
             d.key.push_back(std::move(raw));

@@ -131,7 +131,10 @@ bool rejected_now(const SourceKey& k) {
 std::string any_of_keys(std::span<const std::int64_t> keys) {
     std::string out = "ANY('{";
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        out += (i == 0 ? "" : ",") + std::to_string(keys[i]);
+        if (i != 0) {
+            out += ',';
+        }
+        out += std::to_string(keys[i]);
     }
     return out + "}'::bigint[])";
 }

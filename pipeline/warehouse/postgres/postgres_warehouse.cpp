@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include "pipeline/orders/validate.hpp"
 #include "pipeline/runtime/logging.hpp"
@@ -238,7 +239,10 @@ template <class T>
 std::string array_literal(const std::vector<T>& values) {
     std::string out = "{";
     for (const auto& v : values) {
-        out += (out.size() > 1 ? "," : "") + fmt::format("{}", v);
+        if (out.size() > 1) {
+            out += ',';
+        }
+        fmt::format_to(std::back_inserter(out), "{}", v);
     }
     return out + "}";
 }
