@@ -212,6 +212,16 @@ TEST_F(SnowflakeCostTest, RememberedSchemaIsNotResentAndRecreatedWhenDropped) {
     EXPECT_NE(third.err.find("\"event\":\"schema_recreated\""), std::string::npos) << third.err;
     // The recreated table holds that window: the rows changed since the drop.
     EXPECT_EQ(sf_loaded(), expected("order_id % 11 = 0"));
+
+    // Only the target is dropped: this run's staging table survives the failed MERGE, and
+    // the retry must not stage the batch a second time (every row would be inserted twice).
+    sf_.exec("DROP TABLE silver.orders");
+    src_.exec("UPDATE orders SET status = 'ready', updated_at = now() WHERE order_id % 13 = 0");
+    const auto fourth = run_sf(emulator);
+    ASSERT_EQ(fourth.exit_code, 0) << fourth.err;
+    EXPECT_NE(fourth.err.find("\"event\":\"schema_recreated\""), std::string::npos) << fourth.err;
+    EXPECT_EQ(sf_.scalar("SELECT count(*) - count(DISTINCT order_id) FROM silver.orders"), "0");
+    EXPECT_EQ(sf_loaded(), expected("order_id % 13 = 0"));
 }
 
 TEST_F(SnowflakeCostTest, RunningWarehouseIsBilledForTheStatementsOnly) {

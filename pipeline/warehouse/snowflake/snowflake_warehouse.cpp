@@ -317,9 +317,15 @@ auto SnowflakeWarehouse::recovering_schema(Work&& work) {
             "again",
             {{"event", "schema_recreated"}, {"error", e.what()}});
         memory_.forget();
-        staging_created_ = false;  // its schema may be gone with it
         send_ddl();
         memory_.remember(fingerprint_);
+        if (staging_created_) {
+            // Gone with its schema, or still holding the rows staged before the failure:
+            // either way the retry must start from an empty staging table, or a batch
+            // staged twice would be inserted twice.
+            run("DROP " + staged_, fmt::format("DROP TABLE IF EXISTS {}", staged_));
+            staging_created_ = false;
+        }
         return work();
     }
 }
