@@ -107,6 +107,25 @@ WindowRequest incremental_window(const Config& config,
     return window;
 }
 
+SettledBound settled_bound(const Config& config, const CheckpointState& state) {
+    const bool integer = config.job && config.job->cursor_kind == CursorKind::integer;
+    const std::int64_t top = integer ? state.position.value_or(0) : state.watermark.micros;
+    if (!state.hold_back && !state.hold_back_unreadable) {
+        return {top, false};
+    }
+    const WindowRequest window = incremental_window(config, state);
+    if (!window.held_back) {
+        return {top, false};
+    }
+    const std::int64_t from =
+        integer ? window.held_back->from_position.value_or(top) : window.held_back->from.micros;
+    if (from > top) {
+        return {top, false};
+    }
+    // The held-back part starts at `from` inclusive; one below it is settled.
+    return {from == std::numeric_limits<std::int64_t>::min() ? from : from - 1, true};
+}
+
 WindowRequest plan_window(const Config& config, const RunOptions& options,
                           const CheckpointStore& checkpoints) {
     if (options.backfill_date) {

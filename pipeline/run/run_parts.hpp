@@ -40,6 +40,17 @@ HoldBackSettings hold_back_settings(const Config& config);
 /// By value for a declared job with an integer cursor.
 WindowRequest incremental_window(const Config& config, const std::optional<CheckpointState>& state);
 
+/// What the runs so far must have loaded, for verify: rows with the cursor at or below
+/// the result. The watermark (an integer cursor: its position), lowered to just below the
+/// part the next window reads back for transactions that were open at the last run (their
+/// rows may commit after it: the next run's work, not a difference). `lowered` says whether
+/// it was.
+struct SettledBound {
+    std::int64_t value = 0;  ///< microseconds since the epoch, or an integer cursor's value
+    bool lowered = false;
+};
+SettledBound settled_bound(const Config& config, const CheckpointState& state);
+
 /// The window for this run, from the checkpoint (incremental, logged) or the
 /// date (backfill).
 WindowRequest plan_window(const Config& config, const RunOptions& options,

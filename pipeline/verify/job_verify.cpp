@@ -13,6 +13,7 @@
 #include "pipeline/jobs/rules.hpp"
 #include "pipeline/jobs/values.hpp"
 #include "pipeline/run/job_run.hpp"
+#include "pipeline/run/run_parts.hpp"
 #include "pipeline/run/started_run.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/source/extractor.hpp"
@@ -259,25 +260,39 @@ std::pair<JobScope, std::string> plan_job_scope(const Config& config, const JobT
     }
     const CheckpointLoad checkpoint =
         CheckpointStore(config.checkpoint_dir, config.pipeline_name).peek();
+    // Below the part the next run still reads back for transactions open at the last one.
+    std::optional<SettledBound> settled;
+    if (checkpoint.state &&
+        (job.cursor_kind != CursorKind::integer || checkpoint.state->position)) {
+        settled = settled_bound(config, *checkpoint.state);
+    }
+    const auto why = [&](std::string text) {
+        if (settled && settled->lowered) {
+            text +=
+                " (below the checkpoint: the next run still reads back for transactions open "
+                "at the last one)";
+        }
+        return text;
+    };
     if (job.cursor_kind == CursorKind::integer) {
-        if (checkpoint.state && checkpoint.state->position) {
-            scope.to = *checkpoint.state->position;
+        if (settled) {
+            scope.to = settled->value;
         } else {
             const PgResult max = source.exec(
                 fmt::format("SELECT coalesce(max({}), 0)::text FROM {}", cursor, job.source.str()),
                 "[SELECT max cursor]");
             scope.to = parse_int64(max.value(0, 0)).value_or(0);
         }
-        return {scope, fmt::format("{} <= {}", cursor, scope.to)};
+        return {scope, why(fmt::format("{} <= {}", cursor, scope.to))};
     }
-    if (checkpoint.state) {
-        scope.to = checkpoint.state->watermark.micros;
+    if (settled) {
+        scope.to = settled->value;
     } else {
         const PgResult now = source.exec("SELECT now()::text", "[SELECT now()]");
         scope.to =
             parse_timestamp(now.value(0, 0), OffsetRule::assume_utc).value_or(now_utc()).micros;
     }
-    return {scope, fmt::format("{} <= {}", cursor, format_timestamp(Timestamp{scope.to}))};
+    return {scope, why(fmt::format("{} <= {}", cursor, format_timestamp(Timestamp{scope.to})))};
 }
 
 // The (rows, sum) per bucket of a warehouse answer.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -14,6 +15,7 @@
 #include "pipeline/core/error.hpp"
 #include "pipeline/orders/batch.hpp"
 #include "pipeline/orders/validate.hpp"
+#include "pipeline/run/run_parts.hpp"
 #include "pipeline/run/started_run.hpp"
 #include "pipeline/runtime/logging.hpp"
 #include "pipeline/source/scan.hpp"
@@ -56,7 +58,8 @@ PgConnection open_source(const Config& config) {
     return source;
 }
 
-CompareScope plan_scope(const Config& config, const VerifyOptions& options, PgConnection& source) {
+CompareScope plan_scope(const Config& config, const VerifyOptions& options, PgConnection& source,
+                        std::optional<std::string>& label) {
     CompareScope scope;
     if (options.from && options.to) {
         scope.from = start_of_day(*options.from);
@@ -67,7 +70,14 @@ CompareScope plan_scope(const Config& config, const VerifyOptions& options, PgCo
     const CheckpointLoad checkpoint =
         CheckpointStore(config.checkpoint_dir, config.pipeline_name).peek();
     if (checkpoint.state) {
-        scope.to = checkpoint.state->watermark;
+        const SettledBound settled = settled_bound(config, *checkpoint.state);
+        scope.to = Timestamp{settled.value};
+        if (settled.lowered) {
+            label = fmt::format(
+                "{} (below the watermark {}: the next run still reads back "
+                "for transactions open at the last one)",
+                scope_text(scope), format_timestamp(checkpoint.state->watermark));
+        }
     } else {
         const PgResult now = source.exec("SELECT now()::text", "[SELECT now()]");
         scope.to = parse_timestamp(now.value(0, 0), OffsetRule::assume_utc).value_or(now_utc());
@@ -114,11 +124,14 @@ void note_rejected(std::map<std::int64_t, SourceKey>& keys, const SourceRow& row
     const auto stamp = row[SourceColumn::updated_at];
     const auto key = id ? parse_int64(*id) : std::nullopt;
     const auto at = stamp ? parse_timestamp(*stamp, OffsetRule::assume_utc) : std::nullopt;
-    if (key && at) {
-        SourceKey& k = keys[*key];
-        k.newest_rejected_micros =
-            std::max(k.newest_rejected_micros.value_or(at->micros), at->micros);
+    if (!key) {
+        return;
     }
+    // A version without a readable updated_at cannot be ordered: it counts as the newest, so
+    // the key is invalid at the source now (expected absent), not deleted there.
+    const std::int64_t micros = at ? at->micros : std::numeric_limits<std::int64_t>::max();
+    SourceKey& k = keys[*key];
+    k.newest_rejected_micros = std::max(k.newest_rejected_micros.value_or(micros), micros);
 }
 
 // A key whose newest version at the source is invalid is not compared at all.
@@ -235,7 +248,7 @@ VerifyReport verify(const Config& config, const VerifyOptions& options) {
     VerifyReport report;
     report.deep = options.deep;
     PgConnection source = open_source(config);
-    report.scope = plan_scope(config, options, source);
+    report.scope = plan_scope(config, options, source, report.scope_label);
     const TableShape shape = orders_shape(config.destination);
     const Timestamp now = now_utc();
     const WarehouseSession session{fmt::format("orders-pipeline {} verify", config.pipeline_name),
