@@ -182,18 +182,20 @@ private:
     std::vector<std::size_t> checked_;  ///< the columns the checks read
 };
 
-// The integer position to save after a window, and the recent positions by time.
+// The integer position to save after a window, and the recent positions by time: each
+// marked with the clock after the snapshot it was read in (`read_at`), so that a value
+// allocated after a mark's time lies above its position.
 CheckpointState integer_state(const Config& config, const CheckpointStore& checkpoints,
-                              std::int64_t position, const Sighting& seen) {
+                              std::int64_t position, Timestamp read_at) {
     CheckpointState state;
     state.position = position;
     if (const CheckpointLoad previous = checkpoints.peek(); previous.state) {
         state.positions = previous.state->positions;
     }
-    state.positions.push_back({seen.at, position});
+    state.positions.push_back({read_at, position});
     // Older than the cap (plus a day) no floor can reach; keep the list bounded too.
     const std::int64_t horizon =
-        seen.at.micros - (config.holdback_max_minutes + 1440) * micros_per_minute;
+        read_at.micros - (config.holdback_max_minutes + 1440) * micros_per_minute;
     std::erase_if(state.positions, [&](const PositionMark& m) { return m.at.micros < horizon; });
     if (state.positions.size() > max_position_marks) {
         state.positions.erase(
@@ -401,7 +403,8 @@ RunSummary run_declared_job(const Config& config, const RunOptions& options) {
                 CheckpointState state;
                 if (job.cursor_kind == CursorKind::integer) {
                     state = integer_state(config, checkpoints,
-                                          summary.window_until_position.value_or(0), seen);
+                                          summary.window_until_position.value_or(0),
+                                          extractor.until_position_at());
                     summary.position_saved = state.position;
                 }
                 state.watermark = seen.at;

@@ -35,10 +35,11 @@ HoldBackSettings hold_back_settings(const Config& config) {
 namespace {
 
 // An integer cursor's window (append-only tables): above the last position
-// loaded, plus the rows transactions open at the last look may still add
-// below it: by value, from the position recorded at or before the hold-back's
-// floor time (a row those transactions write gets a value above any position
-// seen before they began).
+// loaded, plus the rows transactions the last snapshot could not see may
+// still add below it: by value, from the last position marked at or before
+// the hold-back's floor time, or without one the last look (a transaction
+// that began after a mark's time gets values above its position; one that
+// began after the look may have taken a value below the last position).
 WindowRequest integer_window(const Config& config, const std::optional<CheckpointState>& state) {
     WindowRequest window;
     window.sight = true;
@@ -54,17 +55,17 @@ WindowRequest integer_window(const Config& config, const std::optional<Checkpoin
         } else if (state->hold_back) {
             floor = state->hold_back->floor;
         }
-        std::int64_t from = *state->position;
-        if (floor) {
-            // The last position recorded at or before the floor; none: from the start.
-            std::optional<std::int64_t> known;
-            for (const PositionMark& m : state->positions) {
-                if (m.at.micros <= floor->micros) {
-                    known = m.position;
-                }
-            }
-            from = known.value_or(std::numeric_limits<std::int64_t>::min());
+        if (!floor || floor->micros > state->watermark.micros) {
+            floor = state->watermark;  // the look before the last snapshot
         }
+        // The last position marked at or before the floor; none: from the start.
+        std::optional<std::int64_t> known;
+        for (const PositionMark& m : state->positions) {
+            if (m.at.micros <= floor->micros) {
+                known = m.position;
+            }
+        }
+        const std::int64_t from = known.value_or(std::numeric_limits<std::int64_t>::min());
         HeldBackPart part;
         part.unseen = state->unseen.value_or(Unseen{});
         part.from_position = std::min(from, *state->position);
@@ -90,8 +91,9 @@ WindowRequest incremental_window(const Config& config,
         return window;
     }
     window.lower = after_overlap(config, state->watermark);
-    if (state->hold_back_unreadable) {
-        // Safe default: reach back as far as the cap allows, for every transaction.
+    if (state->hold_back_unreadable || state->version < 2) {
+        // Safe default: reach back as far as the cap allows, for every transaction (also
+        // once after an upgrade: a version 1 file says nothing of what was open).
         window.held_back = HeldBackPart{
             after_overlap(config, Timestamp{state->watermark.micros -
                                             config.holdback_max_minutes * micros_per_minute}),
@@ -110,7 +112,7 @@ WindowRequest incremental_window(const Config& config,
 SettledBound settled_bound(const Config& config, const CheckpointState& state) {
     const bool integer = config.job && config.job->cursor_kind == CursorKind::integer;
     const std::int64_t top = integer ? state.position.value_or(0) : state.watermark.micros;
-    if (!state.hold_back && !state.hold_back_unreadable) {
+    if (!state.hold_back && !state.hold_back_unreadable && state.version >= 2) {
         return {top, false};
     }
     const WindowRequest window = incremental_window(config, state);
@@ -149,6 +151,12 @@ WindowRequest plan_window(const Config& config, const RunOptions& options,
                                     "every transaction",
                                     *state.hold_back_unreadable),
                         {{"event", "checkpoint_hold_back_unreadable"}});
+        } else if (state.version < 2) {
+            log_info(
+                "a version 1 checkpoint (before commit-aware windows): this window reaches "
+                "back ORDERS_PIPELINE_HOLDBACK_MAX_MINUTES once for transactions open "
+                "across the upgrade; the next checkpoint is version 2",
+                {{"event", "checkpoint_upgraded"}});
         }
     } else if (config.start_from) {
         log_info("no checkpoint; starting from ORDERS_PIPELINE_START_FROM",

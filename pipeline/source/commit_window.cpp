@@ -111,16 +111,15 @@ std::vector<OpenTransaction> waited_for(const Sighting& s) {
 std::optional<Xid8> xid_scan_start(const Sighting& s) {
     if (mode_of(s) != HoldBackMode::exact) {
         // Hidden or remote sessions: any xid in progress may be theirs.
-        return s.snapshot.xmin;
+        return s.oldest_xid_at;
     }
-    const std::vector<OpenTransaction> waited = waited_for(s);
-    if (waited.empty()) {
+    if (s.open.empty()) {
         return std::nullopt;
     }
     // A transaction's subtransactions get xids after its own; one without an
     // xid at the look gets them after it.
-    Xid8 start = std::min(s.next_xid_at, s.snapshot.xmax);
-    for (const OpenTransaction& t : waited) {
+    Xid8 start = s.next_xid_at;
+    for (const OpenTransaction& t : s.open) {
         if (t.xid) {
             start = std::min(start, *t.xid);
         }
@@ -130,31 +129,23 @@ std::optional<Xid8> xid_scan_start(const Sighting& s) {
 
 namespace {
 
-// What the snapshot could not see: from its xmax on, and below it the xids in
-// progress the scan found. Without a scan (nothing was waited for, or the
+// What the snapshot could not see: every xid from the look's next xid on
+// (assigned after the look), and below it the xids the scan found in
+// progress (a transaction in progress at the later snapshot was in progress
+// at the scan too). Without a scan (nothing was open at the look, or the
 // range was too long), every xid from where a scan would have started.
 Unseen unseen_by(const Sighting& s) {
     Unseen out;
-    out.xid_from = s.snapshot.xmax;
+    out.xid_from = s.next_xid_at;
     const std::optional<Xid8> start = xid_scan_start(s);
     if (!start) {
-        // Nothing of this database was open at the look: a transaction the
-        // snapshot missed began after it, so its xids come after the look.
-        out.xid_from = std::min(s.next_xid_at, s.snapshot.xmax);
-        return out;
+        return out;  // nothing of this database was open at the look
     }
     if (!s.in_progress) {
         out.xid_from = std::min(out.xid_from, *start);
         return out;
     }
     const std::set<Xid8> still(s.in_progress->begin(), s.in_progress->end());
-    for (const Xid8 xid : s.snapshot.xip) {
-        if (xid >= s.scanned_from && !still.contains(xid)) {
-            // Ended between the snapshot and the scan: its subtransactions
-            // went unseen, so take every xid from it on.
-            out.xid_from = std::min(out.xid_from, xid);
-        }
-    }
     for (const Xid8 xid : still) {
         if (xid < out.xid_from) {
             out.xids.push_back(xid);

@@ -45,22 +45,25 @@ struct OpenTransaction {
     bool operator==(const OpenTransaction&) const = default;
 };
 
-/// What a run saw of the source's transactions: pg_stat_activity a moment
-/// before its snapshot (`at`, the source's clock then, becomes the next
-/// watermark), the snapshot itself, and just after it which xids of a range
-/// were in progress (subtransactions included: a snapshot's xip list names
-/// only top-level xids, and on a hot standby none at all).
+/// What a run saw of the source's transactions before its snapshot: the look
+/// at pg_stat_activity (`at`, the source's clock then, becomes the next
+/// watermark), then which xids of a range were in progress (subtransactions
+/// included: a snapshot's xip list names only top-level xids, and on a hot
+/// standby none at all); and the snapshot itself, taken after both. A
+/// transaction the snapshot could not see was in progress at the scan or got
+/// its xid after the look, so the scan needs nothing from the snapshot.
 struct Sighting {
     Timestamp at;
     Xid8 next_xid_at = 0;           ///< xids from here on were assigned after the look
+    Xid8 oldest_xid_at = 0;         ///< the look's snapshot xmin: every older xid had ended
     bool replica = false;           ///< pg_is_in_recovery(): the primary's sessions are invisible
     bool sees_all_sessions = true;  ///< false: the role may not see some sessions' transactions
     std::vector<OpenTransaction> open;  ///< this database's, other than orders-pipeline's own
-    SnapshotXids snapshot;
-    /// The xids in [scanned_from, snapshot.xmax) in progress just after the
-    /// snapshot (pg_xact_status); nullopt when the range was too long to scan.
+    /// The xids in [scanned_from, next_xid_at) in progress after the look and
+    /// before the snapshot (pg_xact_status); nullopt when the range was too long to scan.
     Xid8 scanned_from = 0;
     std::optional<std::vector<Xid8>> in_progress;
+    SnapshotXids snapshot;  ///< the run's snapshot (its xip tells which looked-at writers ended)
 };
 
 /// Ranges longer than this are not scanned xid by xid (about a second of
@@ -68,9 +71,9 @@ struct Sighting {
 inline constexpr Xid8 max_scanned_xids = 5'000'000;
 
 /// Where the scan for in-progress xids must start after the look at the open
-/// transactions and the snapshot: the lowest xid a transaction the next run
-/// may wait for can hold, subtransactions included; nullopt when nothing can
-/// be waited for (then nothing is scanned). Pure.
+/// transactions: the lowest xid below next_xid_at that a transaction still in
+/// progress at the snapshot can hold, subtransactions included; nullopt when
+/// nothing was open (then nothing is scanned). Pure.
 std::optional<Xid8> xid_scan_start(const Sighting& sighting);
 
 /// How the hold-back was worked out.

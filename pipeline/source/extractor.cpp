@@ -188,85 +188,82 @@ Extractor::Extractor(SourceConnector connect, Retrier& retrier, ExtractSpec spec
     });
 }
 
-void Extractor::sight_open_transactions() {
+Sighting Extractor::sight_open_transactions() {
     // pg_stat_activity is read before the snapshot, in its own statement: a
     // transaction open at the snapshot that began before this look is in it.
-    // Sessions of orders-pipeline itself only ever read.
+    // The statement's own snapshot (taken first) gives the next xid and the
+    // oldest running one. Sessions of orders-pipeline itself only ever read;
+    // autovacuum and WAL senders write no rows of a table.
     const PgResult seen = conn_->exec(
         "SELECT now()::text, pg_is_in_recovery()::text, "
         "pg_snapshot_xmax(pg_current_snapshot())::text, "
+        "pg_snapshot_xmin(pg_current_snapshot())::text, "
         "coalesce((SELECT json_agg(json_build_array("
         "a.pid, a.backend_xid::text, a.xact_start, a.state, a.application_name, "
         "pg_has_role('pg_read_all_stats', 'USAGE') OR pg_has_role(a.usesysid, 'USAGE'))) "
         "FROM pg_stat_activity a WHERE a.datname = current_database() "
         "AND a.pid <> pg_backend_pid() "
-        // A session hidden from this role shows no backend_type either.
-        "AND coalesce(a.backend_type, 'client backend') = 'client backend' "
+        "AND coalesce(a.backend_type, '') NOT IN ('autovacuum worker', 'walsender') "
         "AND coalesce(a.application_name, '') NOT LIKE 'orders-pipeline %'), '[]'), "
         "coalesce((SELECT json_agg(json_build_array(p.transaction::text, p.gid)) "
         "FROM pg_prepared_xacts p WHERE p.database = current_database()), '[]')",
         "[sight open transactions]");
-    Sighting sighting;
-    sighting.at = parse_timestamp(seen.value(0, 0), OffsetRule::assume_utc).value_or(Timestamp{});
-    sighting.replica = seen.value(0, 1) == "true";
-    sighting.next_xid_at = std::stoull(std::string(seen.value(0, 2)));  // widened later
-    if (!sighting.replica) {  // a standby's own sessions only ever read
-        for (const auto& s : nlohmann::json::parse(seen.value(0, 3))) {
-            if (!s[5].get<bool>()) {
-                sighting.sees_all_sessions = false;
+    Sighting s;
+    s.at = parse_timestamp(seen.value(0, 0), OffsetRule::assume_utc).value_or(Timestamp{});
+    s.replica = seen.value(0, 1) == "true";
+    s.next_xid_at = std::stoull(std::string(seen.value(0, 2)));    // an xid8 already
+    s.oldest_xid_at = std::stoull(std::string(seen.value(0, 3)));  // likewise
+    // The sessions' 32-bit xids lie within 2^31 of the look's next xid, either side.
+    const Xid8 around = s.next_xid_at + (Xid8{1} << 31);
+    if (!s.replica) {  // a standby's own sessions only ever read
+        for (const auto& a : nlohmann::json::parse(seen.value(0, 4))) {
+            if (!a[5].get<bool>()) {
+                s.sees_all_sessions = false;
                 continue;
             }
-            if (s[2].is_null()) {
+            if (a[2].is_null() && !a[1].is_string()) {
                 continue;  // no transaction open
             }
             OpenTransaction open;
-            open.pid = s[0].get<int>();
-            if (s[1].is_string()) {
-                open.xid = std::stoull(s[1].get<std::string>());  // 32 bits; widened below
+            open.pid = a[0].get<int>();
+            if (a[1].is_string()) {
+                open.xid = widen_xid(
+                    static_cast<std::uint32_t>(std::stoull(a[1].get<std::string>())), around);
             }
-            open.started = parse_timestamp(s[2].get<std::string>(), OffsetRule::assume_utc);
-            open.state = s[3].is_string() ? s[3].get<std::string>() : "";
-            open.application = s[4].is_string() ? s[4].get<std::string>() : "";
-            sighting.open.push_back(std::move(open));
+            // No start with an xid (track_activities off): bounded like a hidden one.
+            if (a[2].is_string()) {
+                open.started = parse_timestamp(a[2].get<std::string>(), OffsetRule::assume_utc);
+            }
+            open.state = a[3].is_string() ? a[3].get<std::string>() : "";
+            open.application = a[4].is_string() ? a[4].get<std::string>() : "";
+            s.open.push_back(std::move(open));
         }
-        for (const auto& p : nlohmann::json::parse(seen.value(0, 4))) {
+        for (const auto& p : nlohmann::json::parse(seen.value(0, 5))) {
             OpenTransaction prepared;
-            prepared.xid = std::stoull(p[0].get<std::string>());
+            prepared.xid =
+                widen_xid(static_cast<std::uint32_t>(std::stoull(p[0].get<std::string>())), around);
             prepared.state = "prepared";
             prepared.application = p[1].get<std::string>();
-            sighting.open.push_back(std::move(prepared));
+            s.open.push_back(std::move(prepared));
         }
     }
-    sighting_ = std::move(sighting);
-}
-
-void Extractor::complete_sighting(const SnapshotXids& snapshot) {
-    Sighting& s = *sighting_;
-    s.snapshot = snapshot;
-    // Xids seen around the snapshot lie within 2^31 of its xmax, either side.
-    const Xid8 around = snapshot.xmax + (Xid8{1} << 31);
-    s.next_xid_at = widen_xid(static_cast<std::uint32_t>(s.next_xid_at), around);
-    for (OpenTransaction& open : s.open) {
-        if (open.xid) {
-            open.xid = widen_xid(static_cast<std::uint32_t>(*open.xid), around);
-        }
-    }
-    s.scanned_from = snapshot.xmax;
+    // Still before the snapshot: which xids below the look's next xid are in
+    // progress. pg_xact_status says "in progress" for a subtransaction until
+    // its top-level transaction ends. A transaction in progress at the
+    // snapshot (taken next) is in progress now, or got its xid after the look.
+    s.scanned_from = s.next_xid_at;
     s.in_progress.emplace();
     const std::optional<Xid8> start = xid_scan_start(s);
-    if (!start || *start >= snapshot.xmax) {
-        return;
+    if (!start || *start >= s.next_xid_at) {
+        return s;
     }
-    if (snapshot.xmax - *start > max_scanned_xids) {
+    if (s.next_xid_at - *start > max_scanned_xids) {
         s.in_progress.reset();  // the hold-back takes the whole range instead
-        return;
+        return s;
     }
-    // pg_xact_status says "in progress" for a subtransaction until its
-    // top-level transaction ends; an xid in progress now below the snapshot's
-    // xmax was in progress at the snapshot.
     s.scanned_from = *start;
     const std::vector<std::optional<std::string>> range = {std::to_string(*start),
-                                                           std::to_string(snapshot.xmax)};
+                                                           std::to_string(s.next_xid_at)};
     const PgResult running = conn_->exec_params(
         "SELECT x::text FROM generate_series($1::bigint, $2::bigint - 1) AS x "
         "WHERE pg_xact_status(x::text::xid8) = 'in progress'",
@@ -274,6 +271,7 @@ void Extractor::complete_sighting(const SnapshotXids& snapshot) {
     for (int r = 0; r < running.rows(); ++r) {
         s.in_progress->push_back(std::stoull(std::string(running.value(r, 0))));
     }
+    return s;
 }
 
 void Extractor::open() {
@@ -286,9 +284,12 @@ void Extractor::open() {
         // transaction is aborted: end it before starting the next one.
         conn_->exec("ROLLBACK", "[ROLLBACK extract]");
     }
+    // Until the first open has succeeded in full, every attempt sights afresh:
+    // a sighting is kept only together with the snapshot that followed it.
     const bool first = !until_text_;
+    std::optional<Sighting> sighted;
     if (first && window_.sight) {
-        sight_open_transactions();
+        sighted = sight_open_transactions();
     }
     conn_->exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "[BEGIN extract]");
     open_ = true;
@@ -301,25 +302,30 @@ void Extractor::open() {
                     fmt::format("the source's snapshot '{}' is unreadable", now.value(0, 1)));
     }
     if (first) {
-        until_text_ = std::string(now.value(0, 0));
-        until_ = parse_timestamp(*until_text_, OffsetRule::assume_utc).value_or(Timestamp{});
-        until_bound_ = until_text_;
-        if (window_.kind == WindowRequest::Kind::backfill) {
-            until_ = *window_.upper;
-        }
+        std::optional<std::string> bound_text = std::string(now.value(0, 0));
         if (spec_.cursor_kind == CursorKind::integer) {
-            // An integer window ends at the largest value this snapshot sees (NULL: no row).
+            // An integer window ends at the largest value this snapshot sees (NULL: no row),
+            // marked with the clock after the snapshot: every value allocated after that
+            // time lies above it.
             const PgResult max =
-                conn_->exec(fmt::format("SELECT max({})::text FROM {}.{}", spec_.cursor,
-                                        spec_.schema.str(), spec_.table.str()),
+                conn_->exec(fmt::format("SELECT max({})::text, clock_timestamp()::text FROM {}.{}",
+                                        spec_.cursor, spec_.schema.str(), spec_.table.str()),
                             "[SELECT max cursor]");
-            until_bound_ =
+            bound_text =
                 max.field(0, 0) ? std::optional<std::string>(max.value(0, 0)) : std::nullopt;
-            until_position_ = until_bound_ ? parse_int64(*until_bound_) : std::nullopt;
+            until_position_ = bound_text ? parse_int64(*bound_text) : std::nullopt;
+            until_position_at_ =
+                parse_timestamp(max.value(0, 1), OffsetRule::assume_utc).value_or(Timestamp{});
         }
-        if (sighting_) {
-            complete_sighting(*snapshot);
+        if (sighted) {
+            sighted->snapshot = *snapshot;
+            sighting_ = std::move(sighted);
         }
+        until_text_ = std::string(now.value(0, 0));
+        until_ = window_.kind == WindowRequest::Kind::backfill
+                     ? *window_.upper
+                     : parse_timestamp(*until_text_, OffsetRule::assume_utc).value_or(Timestamp{});
+        until_bound_ = std::move(bound_text);
     }
     const bool integer = spec_.cursor_kind == CursorKind::integer;
     const auto bound = [&](Timestamp ts, std::optional<std::int64_t> position) {

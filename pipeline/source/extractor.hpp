@@ -122,6 +122,8 @@ public:
     /// An integer cursor's upper bound: its largest value in the snapshot
     /// (nullopt when the window holds no row).
     std::optional<std::int64_t> until_position() const noexcept { return until_position_; }
+    /// The source's clock just after until_position() was read (after the snapshot).
+    Timestamp until_position_at() const noexcept { return until_position_at_; }
     /// What the first open saw of the source's transactions (window.sight).
     const std::optional<Sighting>& sighting() const noexcept { return sighting_; }
     /// Rows handed out from the filtered part of the window (updated_at <= plain_after).
@@ -148,11 +150,10 @@ public:
 
 private:
     void open();
-    /// Before the first snapshot: the source's clock and open transactions.
-    void sight_open_transactions();
-    /// After it: the snapshot, and which xids of the range the next run may
-    /// wait for were in progress (subtransactions included).
-    void complete_sighting(const SnapshotXids& snapshot);
+    /// Before the first snapshot: the source's clock, its open transactions
+    /// and which xids of the range the next run may wait for are in progress
+    /// (subtransactions included).
+    Sighting sight_open_transactions();
     std::optional<SourceBatch> fetch(int max_rows);
     void remember_tail(const SourceBatch& batch);
     ResumeKey key_of(const PgResult& result, int row) const;
@@ -172,6 +173,7 @@ private:
     std::optional<std::string> until_bound_;  ///< the upper bound's parameter (NULL: none)
     Timestamp until_;
     std::optional<std::int64_t> until_position_;
+    Timestamp until_position_at_;
     std::optional<Sighting> sighting_;
     std::int64_t rows_reread_ = 0;
     bool open_ = false;

@@ -127,6 +127,20 @@ TEST_F(VerifyTest, EveryCategoryIsFoundExactlyAndRepairedOnPostgres) {
     EXPECT_EQ(loaded(), expected());
 }
 
+TEST_F(VerifyTest, SourceRowWithoutUpdatedAtIsInvalidNotDeleted) {
+    ASSERT_EQ(run_cli({"run"}).exit_code, 0);
+    const std::string id = src_.scalar("SELECT min(order_id) FROM expected_orders");
+    src_.exec("UPDATE orders SET updated_at = NULL WHERE order_id = " + id);
+    const std::map<std::string, std::string> deleting = {
+        {"ORDERS_PIPELINE_HARD_DELETES", "delete"}};
+    int code = -1;
+    const Json report = verify_json({"--repair"}, deleting, &code);
+    EXPECT_EQ(code, 0) << report.dump();
+    EXPECT_EQ(report["extra_count"], 0) << "an invalid source row is expected absent, not deleted";
+    EXPECT_EQ(wh_.scalar("SELECT count(*) FROM silver.orders WHERE order_id = " + id), "1")
+        << "HARD_DELETES=delete must not remove it";
+}
+
 TEST_F(VerifyTest, BisectionReadsOnlyTheBucketsOnTheDifferencesPath) {
     ASSERT_EQ(run_cli({"run"}).exit_code, 0);
     const std::string one = src_.scalar("SELECT order_id FROM expected_orders LIMIT 1");
