@@ -8,7 +8,9 @@
 #include <fstream>
 #include <random>
 
+#include "pipeline/config/config.hpp"
 #include "pipeline/core/error.hpp"
+#include "pipeline/run/run_parts.hpp"
 #include "pipeline/state/checkpoint.hpp"
 
 namespace {
@@ -288,6 +290,89 @@ TEST(CommitWindowTest, NewerCheckpointVersionIsRefusedAndLeftAlone) {
     std::ifstream in(dir / "orders.checkpoint.json");
     EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), text);
     std::filesystem::remove_all(dir);
+}
+
+// ---------------------------------------------------------------------------
+// The next window and verify's bound, from a checkpoint.
+
+pipeline::Config config_with(std::optional<pipeline::CursorKind> job_cursor) {
+    pipeline::Config config;
+    config.overlap_minutes = 1;
+    if (job_cursor) {
+        config.job.emplace();
+        config.job->cursor_kind = *job_cursor;
+    }
+    return config;
+}
+
+// Position 101 read just after the last snapshot; earlier runs marked 10 and 50.
+pipeline::CheckpointState integer_state() {
+    pipeline::CheckpointState state;
+    state.watermark = at;  // the last look
+    state.position = 101;
+    state.positions = {
+        {seconds_before(180), 10}, {seconds_before(60), 50}, {Timestamp{at.micros + 100'000}, 101}};
+    state.unseen = pipeline::Unseen{1008, {}};
+    return state;
+}
+
+TEST(CommitWindowTest, IntegerWindowReachesBackToTheMarkBeforeTheLastLook) {
+    // Nothing was open at the look, but a transaction that began after it may have taken
+    // a value below 101 and committed after the snapshot: back to the mark before the look.
+    const auto window =
+        pipeline::incremental_window(config_with(pipeline::CursorKind::integer), integer_state());
+    EXPECT_EQ(window.lower_position, 101);
+    ASSERT_TRUE(window.held_back);
+    EXPECT_EQ(window.held_back->from_position, 50);
+    EXPECT_EQ(window.held_back->plain_after_position, 101);
+    EXPECT_EQ(window.held_back->unseen, (pipeline::Unseen{1008, {}}));
+}
+
+TEST(CommitWindowTest, IntegerWindowReachesBackToTheMarkBeforeTheFloor) {
+    pipeline::CheckpointState state = integer_state();
+    HoldBack hold;
+    hold.floor = seconds_before(120);
+    state.hold_back = hold;
+    const pipeline::Config config = config_with(pipeline::CursorKind::integer);
+    const auto window = pipeline::incremental_window(config, state);
+    ASSERT_TRUE(window.held_back);
+    EXPECT_EQ(window.held_back->from_position, 10);
+    // verify compares only what no later window reads back.
+    const auto settled = pipeline::settled_bound(config, state);
+    EXPECT_TRUE(settled.lowered);
+    EXPECT_EQ(settled.value, 9);
+}
+
+// A timestamp cursor's checkpoint: version 2 with what its snapshot could not see, or
+// version 1 (an older build's, which knew nothing of open transactions).
+pipeline::CheckpointState timestamp_state(int version, std::optional<std::int64_t> floor_age) {
+    pipeline::CheckpointState state;
+    state.watermark = at;
+    state.version = version;
+    if (version >= 2) {
+        state.unseen = pipeline::Unseen{1008, {}};
+    }
+    if (floor_age) {
+        HoldBack hold;
+        hold.floor = seconds_before(*floor_age);
+        state.hold_back = hold;
+    }
+    return state;
+}
+
+TEST(CommitWindowTest, VerifyBoundIsTheWatermarkUnlessSomethingIsHeldBack) {
+    const pipeline::Config config = config_with(std::nullopt);
+    const auto plain = pipeline::settled_bound(config, timestamp_state(2, std::nullopt));
+    EXPECT_FALSE(plain.lowered);
+    EXPECT_EQ(plain.value, at.micros);
+    const auto held = pipeline::settled_bound(config, timestamp_state(2, 300));
+    EXPECT_TRUE(held.lowered);
+    // The held-back part starts at floor - overlap, inclusive.
+    EXPECT_EQ(held.value, seconds_before(300 + 60).micros - 1);
+    // A version 1 file reaches back the cap once, and verify stays below that.
+    const auto upgraded = pipeline::settled_bound(config, timestamp_state(1, std::nullopt));
+    EXPECT_TRUE(upgraded.lowered);
+    EXPECT_LT(upgraded.value, seconds_before(86'400).micros);
 }
 
 }  // namespace
