@@ -224,6 +224,27 @@ TEST_F(SnowflakeCostTest, RememberedSchemaIsNotResentAndRecreatedWhenDropped) {
     EXPECT_EQ(sf_loaded(), expected("order_id % 13 = 0"));
 }
 
+TEST_F(SnowflakeCostTest, StagingOfAKilledRunIsDroppedAlsoAfterAQuietTick) {
+    const test::SnowflakeEmulator emulator(sf_, {.warehouse_state = "STARTED"});
+    ASSERT_EQ(run_sf(emulator).exit_code, 0);  // the DDL is remembered from here on
+    src_.exec(test::source_changes);
+    // Killed after its checkpoint, before its end: its staging table stays behind.
+    const auto killed =
+        run_sf(emulator, {{"ORDERS_PIPELINE_FAIL_POINT", "before_final_record=kill"}});
+    ASSERT_EQ(killed.exit_code, 128 + 9) << killed.err;
+    ASSERT_EQ(sf_staging_tables(), "1");
+    // A quiet tick closes the killed run's record but wakes nothing, so it sweeps nothing.
+    const auto quiet = run_sf(emulator);
+    ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+    ASSERT_EQ(sf_staging_tables(), "1");
+    // The next run that loads does.
+    src_.exec("UPDATE orders SET status = 'ready', updated_at = now() WHERE order_id % 17 = 0");
+    const auto loading = run_sf(emulator);
+    ASSERT_EQ(loading.exit_code, 0) << loading.err;
+    EXPECT_EQ(sf_staging_tables(), "0") << loading.err;
+    EXPECT_EQ(sf_loaded(), expected());
+}
+
 TEST_F(SnowflakeCostTest, RunningWarehouseIsBilledForTheStatementsOnly) {
     const test::SnowflakeEmulator emulator(sf_, {.warehouse_state = "STARTED"});
     const auto run = run_sf(emulator);

@@ -198,10 +198,19 @@ void SnowflakeWarehouse::end_run() noexcept {
         if (staging_created_) {
             run("DROP staging", "DROP TABLE IF EXISTS " + staged_);
             staging_created_ = false;
+            if (schema_ensured_) {
+                memory_.remember(fingerprint_);
+            }
         }
     } catch (const std::exception& e) {
-        log_warning("could not drop this run's staging table; the next run drops it",
-                    {{"event", "staging_drop_failed"}, {"table", staging_}, {"error", e.what()}});
+        log_warning(
+            staging_created_
+                ? "could not drop this run's staging table; the next run that loads drops it"
+                : "could not remember the destination DDL; the next run that loads sends "
+                  "it again",
+            {{"event", staging_created_ ? "staging_drop_failed" : "schema_memory_failed"},
+             {"table", staging_},
+             {"error", e.what()}});
     }
     if (!resumed_warehouse_) {
         return;
@@ -272,9 +281,10 @@ void SnowflakeWarehouse::ensure_schema() {
     if (memory_.remembers(fingerprint_)) {
         log_debug("destination DDL remembered; not sent again",
                   {{"event", "schema_remembered"}, {"file", memory_.path().string()}});
-        return;
+    } else {
+        send_ddl();
     }
-    send_ddl();
+    schema_ensured_ = true;
 }
 
 void SnowflakeWarehouse::drop_stale_staging(bool after_crash) {
@@ -342,6 +352,9 @@ void SnowflakeWarehouse::reset_staging(const std::string& create_sql) {
     if (staging_created_) {
         run("DELETE " + staged_, fmt::format("DELETE FROM {}", staged_));
     } else {
+        // Not remembered while this staging table exists: a run that dies before dropping it
+        // leaves the next run that wakes the warehouse to send the DDL and sweep it.
+        memory_.forget();
         run("CREATE TRANSIENT TABLE " + staged_, create_sql);
         staging_created_ = true;
     }

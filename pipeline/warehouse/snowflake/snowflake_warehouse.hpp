@@ -100,8 +100,9 @@ private:
     std::string staged_;   ///< SCHEMA.<staging_>
     SnowflakeClient client_;
     SchemaMemory memory_;
-    std::string fingerprint_;   ///< of the destination and its DDL
-    bool schema_sent_ = false;  ///< this run sent the DDL
+    std::string fingerprint_;      ///< of the destination and its DDL
+    bool schema_sent_ = false;     ///< this run sent the DDL
+    bool schema_ensured_ = false;  ///< sent or remembered: the objects exist
     bool staging_created_ = false;
     bool begun_ = false;
     bool resumed_warehouse_ = false;
