@@ -85,15 +85,18 @@ Json report_json(const pipeline::VerifyReport& r) {
         j["different"] = list(r.different);
         j["newer"] = list(r.newer);
     }
+    j["duplicate"] = r.job ? keys(r.job->duplicate) : list(r.duplicate);
     j["missing_count"] = r.missing_count();
     j["stale_count"] = r.stale_count();
     j["extra_count"] = r.extra_count();
     j["different_count"] = r.different_count();
     j["newer_count"] = r.newer_count();
+    j["duplicate_count"] = r.duplicate_count();
     j["rejected_count"] = r.rejected;
     j["differences"] = r.differences();
-    j["lists_complete"] = std::max({r.missing_count(), r.stale_count(), r.extra_count(),
-                                    r.different_count(), r.newer_count()}) <= listed_ids;
+    j["lists_complete"] =
+        std::max({r.missing_count(), r.stale_count(), r.extra_count(), r.different_count(),
+                  r.newer_count(), r.duplicate_count()}) <= listed_ids;
     j["deep"] = r.deep;
     j["scope"] = pipeline::scope_text(r);
     j["source_rows"] = r.source_rows;
@@ -140,6 +143,10 @@ void print_report(const pipeline::VerifyReport& r, std::string_view title) {
     }
     fmt::print("  newer       {}{}\n", r.newer_count(),
                job ? key_examples(r.job->newer) : examples(r.newer));
+    if (r.duplicate_count() > 0) {
+        fmt::print("  duplicate   {}{}\n", r.duplicate_count(),
+                   job ? key_examples(r.job->duplicate) : examples(r.duplicate));
+    }
     fmt::print(
         "  cost        {} bucket sums, {} rows read one by one, {} statements, {:.1f} KiB "
         "from the warehouse, {:.2f} s\n",
@@ -162,6 +169,7 @@ void write_verify_metrics(const std::string& path, const pipeline::Config& confi
     m.extra = static_cast<std::int64_t>(r.extra_count());
     m.different = static_cast<std::int64_t>(r.different_count());
     m.newer = static_cast<std::int64_t>(r.newer_count());
+    m.duplicate = static_cast<std::int64_t>(r.duplicate_count());
     m.rejected = r.rejected;
     try {
         const std::filesystem::path file(path);
@@ -202,7 +210,8 @@ void add_verify_command(CLI::App& app, VerifyCommandOptions& options) {
         "Categories: missing (valid at the source, not in the warehouse), stale (the\n"
         "warehouse's updated_at is older), extra (deleted at the source), different (equal\n"
         "updated_at, a column differs; --deep only), newer (the warehouse's updated_at is\n"
-        "newer than the source's). Source rows that fail today's rules count as rejected,\n"
+        "newer than the source's), duplicate (a key the warehouse holds more than once;\n"
+        "--repair keeps one). Source rows that fail today's rules count as rejected,\n"
         "never as differences. --repair takes the run lock and records a `repair` run.\n"
         "Exit codes: 0 no difference (after a repair: none left), 6 differences, 1 failure,\n"
         "3 configuration, 4 (--repair) another run holds the lock.");

@@ -107,11 +107,12 @@ std::string format_verify_metrics(const VerifyMetrics& m) {
         "# HELP orders_pipeline_verify_differences Rows the last verify found different, by "
         "category.\n# TYPE orders_pipeline_verify_differences gauge\n";
     for (const auto& [category, n] :
-         std::array<std::pair<std::string_view, std::int64_t>, 5>{{{"missing", m.missing},
+         std::array<std::pair<std::string_view, std::int64_t>, 6>{{{"missing", m.missing},
                                                                    {"stale", m.stale},
                                                                    {"extra", m.extra},
                                                                    {"different", m.different},
-                                                                   {"newer", m.newer}}}) {
+                                                                   {"newer", m.newer},
+                                                                   {"duplicate", m.duplicate}}}) {
         out += fmt::format("orders_pipeline_verify_differences{{{},category=\"{}\"}} {}\n", p,
                            category, n);
     }

@@ -53,7 +53,8 @@ struct VerifyMetrics {
     Timestamp at;
     double seconds = 0;
     bool deep = false;
-    std::int64_t missing = 0, stale = 0, extra = 0, different = 0, newer = 0, rejected = 0;
+    std::int64_t missing = 0, stale = 0, extra = 0, different = 0, newer = 0, duplicate = 0,
+                 rejected = 0;
 };
 
 /// Prometheus text of the last verify: orders_pipeline_verify_differences

@@ -368,9 +368,10 @@ void check_last_verify(const Config& config, std::vector<DoctorCheck>& out) {
     }
     const double age_hours = seconds_between(last->at, now_utc()) / 3600;
     const std::string detail = fmt::format(
-        "{} ({:.0f} h ago, {}): missing {}, stale {}, extra {}, different {}, newer {}",
+        "{} ({:.0f} h ago, {}): missing {}, stale {}, extra {}, different {}, newer {}, "
+        "duplicate {}",
         format_timestamp(last->at), age_hours, last->deep ? "deep" : "keys and updated_at",
-        last->missing, last->stale, last->extra, last->different, last->newer);
+        last->missing, last->stale, last->extra, last->different, last->newer, last->duplicate);
     if (last->differences() > 0) {
         out.push_back(warn(what, detail + "; `orders-pipeline verify --repair` re-loads them"));
     } else if (age_hours > 48) {

@@ -429,7 +429,15 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
                                          "[verify rows " + job.target.str() + "]")) {
                 ++report.rows_fetched;
                 Digest d = digest_of_row(row, job.key.size());
-                dst[d.key_text] = std::move(d);
+                const auto [at, fresh] = dst.try_emplace(d.key_text, d);
+                if (!fresh) {
+                    // More than one row with this key: compared by its newest copy, and
+                    // reported (a repair keeps one).
+                    report.job->duplicate.push_back(d.key);
+                    if (compare_cursor(at->second.cursor, d.cursor) < 0) {
+                        at->second = std::move(d);
+                    }
+                }
             }
         }
         const std::set<std::int64_t> wanted(leaves.begin(), leaves.end());
@@ -567,8 +575,10 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
             // A newer version beyond the scope is the next run's work, not a difference.
         }
     }
-    for (auto* list : {&lists.missing, &lists.stale, &lists.extra, &lists.newer}) {
+    for (auto* list :
+         {&lists.missing, &lists.stale, &lists.extra, &lists.newer, &lists.duplicate}) {
         std::sort(list->begin(), list->end());
+        list->erase(std::unique(list->begin(), list->end()), list->end());
     }
     report.cost = warehouse->compare_cost();
     for (const int n : report.buckets_per_level) {
@@ -604,6 +614,17 @@ RepairReport repair_job(const Config& config, const VerifyOptions& options) {
     std::vector<KeyText> reload = lists.missing;
     reload.insert(reload.end(), lists.stale.begin(), lists.stale.end());
     reload.insert(reload.end(), lists.newer.begin(), lists.newer.end());
+    // A doubled key loses every copy and gets the source's version once (unless it was
+    // deleted at the source: then HARD_DELETES decides, as for any extra key).
+    std::vector<KeyText> doubled;
+    for (const KeyText& key : lists.duplicate) {
+        if (std::find(lists.extra.begin(), lists.extra.end(), key) == lists.extra.end()) {
+            doubled.push_back(key);
+        }
+    }
+    reload.insert(reload.end(), doubled.begin(), doubled.end());
+    std::sort(reload.begin(), reload.end());
+    reload.erase(std::unique(reload.begin(), reload.end()), reload.end());
     const bool deleting = config.hard_deletes == HardDeletes::delete_rows;
     if (reload.empty() && (lists.extra.empty() || !deleting)) {
         out.after = out.before;
@@ -621,6 +642,24 @@ RepairReport repair_job(const Config& config, const VerifyOptions& options) {
     try {
         Warehouse& warehouse = run.started();
         PgConnection source = open_source(config);
+        const auto delete_keys = [&](const std::vector<KeyText>& keys, const char* why) {
+            const JobCompareShape shape = job_compare_shape(job);
+            for (std::size_t i = 0; i < keys.size(); i += keys_per_statement) {
+                const std::size_t n = std::min(keys_per_statement, keys.size() - i);
+                std::vector<std::optional<std::string>> params;
+                for (std::size_t j = i; j < i + n; ++j) {
+                    for (const std::string& v : keys[j]) {
+                        params.emplace_back(v);
+                    }
+                }
+                out.deleted += retrier.run(why, [&] {
+                    return warehouse.delete_rows(job_delete_keys_sql(shape, warehouse.dialect(), n),
+                                                 params, "[DELETE " + job.target.str() + "]");
+                });
+            }
+        };
+        run.lock().ensure_held();
+        delete_keys(doubled, "delete the copies of doubled keys");
         const JobRules rules(job, target_limits(config));
         std::vector<BinaryField> fields(job.columns.size());
         int batch_number = 0;
@@ -651,21 +690,8 @@ RepairReport repair_job(const Config& config, const VerifyOptions& options) {
             out.counts.rows_inserted += merged.inserted;
             out.counts.rows_updated += merged.updated;
         }
-        if (deleting && !lists.extra.empty()) {
-            const JobCompareShape shape = job_compare_shape(job);
-            for (std::size_t i = 0; i < lists.extra.size(); i += keys_per_statement) {
-                const std::size_t n = std::min(keys_per_statement, lists.extra.size() - i);
-                std::vector<std::optional<std::string>> params;
-                for (std::size_t j = i; j < i + n; ++j) {
-                    for (const std::string& v : lists.extra[j]) {
-                        params.emplace_back(v);
-                    }
-                }
-                out.deleted += retrier.run("delete rows deleted at the source", [&] {
-                    return warehouse.delete_rows(job_delete_keys_sql(shape, warehouse.dialect(), n),
-                                                 params, "[DELETE " + job.target.str() + "]");
-                });
-            }
+        if (deleting) {
+            delete_keys(lists.extra, "delete rows deleted at the source");
         }
         log_info("repair finished", {{"event", "repair_finished"},
                                      {"job", job.name},

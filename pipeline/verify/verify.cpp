@@ -225,6 +225,7 @@ void save_verify_summary(const Config& config, const VerifyReport& r) noexcept {
     j["extra"] = r.extra_count();
     j["different"] = r.different_count();
     j["newer"] = r.newer_count();
+    j["duplicate"] = r.duplicate_count();
     j["rejected"] = r.rejected;
     try {
         ensure_directory(config.checkpoint_dir, "checkpoint");
@@ -325,7 +326,17 @@ VerifyReport verify(const Config& config, const VerifyOptions& options) {
                                      std::min(leaves.size(), i + buckets_per_statement)));
             for (RowDigest& d : warehouse->leaf_digests(shape, report.scope, options.deep, part)) {
                 ++report.rows_fetched;
-                dst[d.key] = std::move(d);
+                const auto [at, fresh] = dst.try_emplace(d.key, d);
+                if (!fresh) {
+                    // More than one row with this key: compared by its newest copy, and
+                    // reported (a repair keeps one).
+                    if (report.duplicate.empty() || report.duplicate.back() != d.key) {
+                        report.duplicate.push_back(d.key);
+                    }
+                    if (at->second.cursor_micros < d.cursor_micros) {
+                        at->second = std::move(d);
+                    }
+                }
             }
         }
         read_source(
@@ -411,9 +422,10 @@ VerifyReport verify(const Config& config, const VerifyOptions& options) {
             // A newer version beyond the scope is the next run's work, not a difference.
         }
     }
-    for (auto* list :
-         {&report.missing, &report.stale, &report.extra, &report.different, &report.newer}) {
+    for (auto* list : {&report.missing, &report.stale, &report.extra, &report.different,
+                       &report.newer, &report.duplicate}) {
         std::sort(list->begin(), list->end());
+        list->erase(std::unique(list->begin(), list->end()), list->end());
     }
     report.cost = warehouse->compare_cost();
     for (const int n : report.buckets_per_level) {
@@ -430,6 +442,7 @@ VerifyReport verify(const Config& config, const VerifyOptions& options) {
                                  {"extra", report.extra.size()},
                                  {"different", report.different.size()},
                                  {"newer", report.newer.size()},
+                                 {"duplicate", report.duplicate.size()},
                                  {"rejected", report.rejected},
                                  {"source_rows", report.source_rows},
                                  {"warehouse_rows", report.warehouse_rows},
@@ -451,10 +464,13 @@ RepairReport repair(const Config& config, const VerifyOptions& options) {
     std::vector<std::int64_t> reload = out.before.missing;
     reload.insert(reload.end(), out.before.stale.begin(), out.before.stale.end());
     reload.insert(reload.end(), out.before.newer.begin(), out.before.newer.end());
+    reload.insert(reload.end(), out.before.duplicate.begin(), out.before.duplicate.end());
     if (options.deep) {
         reload.insert(reload.end(), out.before.different.begin(), out.before.different.end());
     }
     std::sort(reload.begin(), reload.end());
+    reload.erase(std::unique(reload.begin(), reload.end()), reload.end());
+    const std::set<std::int64_t> doubled(out.before.duplicate.begin(), out.before.duplicate.end());
     const bool deleting = config.hard_deletes == HardDeletes::delete_rows;
     if (reload.empty() && (out.before.extra.empty() || !deleting)) {
         out.after = out.before;
@@ -486,13 +502,23 @@ RepairReport repair(const Config& config, const VerifyOptions& options) {
                 [&](const OrderRow& row) { note_valid(keys, row, options.deep, text); },
                 [&](const SourceRow& row) { note_rejected(keys, row); });
             valid.clear();
+            std::vector<std::int64_t> to_single;
             for (auto& [key, k] : keys) {
                 if (k.row && !rejected_now(k)) {
                     valid.push_back(std::move(*k.row));
+                    if (doubled.contains(key)) {
+                        to_single.push_back(key);
+                    }
                 }
                 ++out.counts.rows_extracted;
             }
             run.lock().ensure_held();
+            if (!to_single.empty()) {
+                // Every copy goes; the load below inserts the source's version once.
+                const TableShape shape = orders_shape(config.destination);
+                out.deleted += retrier.run("delete the copies of doubled keys",
+                                           [&] { return warehouse.delete_keys(shape, to_single); });
+            }
             const BatchContext context{++batch_number, nullptr, /*overwrite=*/true};
             const MergeCounts merged =
                 retrier.run("load a batch", [&] { return warehouse.load_batch(valid, context); });
@@ -553,6 +579,7 @@ std::optional<LastVerify> last_verify(const Config& config) noexcept {
         v.extra = count("extra");
         v.different = count("different");
         v.newer = count("newer");
+        v.duplicate = count("duplicate");
         v.rejected = count("rejected");
         return v;
     } catch (const std::exception&) {

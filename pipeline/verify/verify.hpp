@@ -26,7 +26,7 @@ struct VerifyOptions {
 struct JobVerifyKeys {
     std::vector<std::string> columns;  ///< the key's column names
     bool integer = false;              ///< one integer column: values print as numbers
-    std::vector<std::vector<std::string>> missing, stale, extra, newer;
+    std::vector<std::vector<std::string>> missing, stale, extra, newer, duplicate;
 };
 
 struct VerifyReport {
@@ -37,10 +37,12 @@ struct VerifyReport {
     std::vector<std::int64_t> extra;      ///< in the warehouse, no longer at the source
     std::vector<std::int64_t> different;  ///< equal updated_at, a loaded column differs (deep)
     std::vector<std::int64_t> newer;      ///< the warehouse's updated_at is newer than the source's
-    std::int64_t rejected = 0;            ///< source rows in scope that fail today's rules
-    std::int64_t source_rows = 0;         ///< valid source rows read
-    std::int64_t warehouse_rows = 0;      ///< warehouse rows in scope
-    int buckets_read = 0;                 ///< bucket sums the warehouse returned, every level
+    /// Keys the warehouse holds more than once (Snowflake does not enforce its PRIMARY KEY).
+    std::vector<std::int64_t> duplicate;
+    std::int64_t rejected = 0;        ///< source rows in scope that fail today's rules
+    std::int64_t source_rows = 0;     ///< valid source rows read
+    std::int64_t warehouse_rows = 0;  ///< warehouse rows in scope
+    int buckets_read = 0;             ///< bucket sums the warehouse returned, every level
     std::vector<int> buckets_per_level;
     std::int64_t rows_fetched = 0;  ///< warehouse rows read one by one (differing buckets, lookups)
     CompareCost cost;               ///< statements and bytes of the warehouse's answers
@@ -58,9 +60,12 @@ struct VerifyReport {
     std::size_t extra_count() const noexcept { return job ? job->extra.size() : extra.size(); }
     std::size_t newer_count() const noexcept { return job ? job->newer.size() : newer.size(); }
     std::size_t different_count() const noexcept { return different.size(); }
+    std::size_t duplicate_count() const noexcept {
+        return job ? job->duplicate.size() : duplicate.size();
+    }
     std::int64_t differences() const noexcept {
         return static_cast<std::int64_t>(missing_count() + stale_count() + extra_count() +
-                                         different_count() + newer_count());
+                                         different_count() + newer_count() + duplicate_count());
     }
 };
 
@@ -115,9 +120,10 @@ RepairReport repair(const Config& config, const VerifyOptions& options);
 struct LastVerify {
     Timestamp at;
     bool deep = false;
-    std::int64_t missing = 0, stale = 0, extra = 0, different = 0, newer = 0, rejected = 0;
+    std::int64_t missing = 0, stale = 0, extra = 0, different = 0, newer = 0, duplicate = 0,
+                 rejected = 0;
     std::int64_t differences() const noexcept {
-        return missing + stale + extra + different + newer;
+        return missing + stale + extra + different + newer + duplicate;
     }
 };
 

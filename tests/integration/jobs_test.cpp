@@ -534,6 +534,17 @@ TEST_F(JobsTest, VerifyAndRepairADeclaredJobOnSnowflake) {
     const auto repaired = run_cli({"verify", "--job", "stock", "--repair"}, sf);
     EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
     EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.store_stock"), "240");
+
+    // Snowflake does not enforce the key: a doubled one is found, and repair keeps one copy.
+    sf_.exec(
+        "INSERT INTO silver.store_stock SELECT * FROM silver.store_stock "
+        "WHERE store_id = 2 AND sku = 'SKU-7'");
+    const auto doubled = run_cli({"verify", "--job", "stock", "--json"}, sf);
+    EXPECT_EQ(doubled.exit_code, 6) << doubled.err;
+    EXPECT_EQ(Json::parse(doubled.out)["duplicate"], Json::parse(R"([["2", "SKU-7"]])"));
+    const auto single = run_cli({"verify", "--job", "stock", "--repair"}, sf);
+    EXPECT_EQ(single.exit_code, 0) << single.out << single.err;
+    EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.store_stock"), "240");
 }
 
 // Keys whose text is not plain: char(n) (padded), an enum; values Snowflake cannot hold.

@@ -298,4 +298,23 @@ TEST_F(VerifyTest, SnowflakeEveryCategoryIsFoundAndRepairedAndACleanVerifyIsChea
               << std::flush;
 }
 
+TEST_F(VerifyTest, SnowflakeKeyHeldTwiceIsFoundAndRepairKeepsOne) {
+    // Snowflake does not enforce a PRIMARY KEY: a hand-made INSERT can double a key.
+    const test::SnowflakeEmulator emulator(sf_);
+    const auto sf = sf_env(emulator);
+    ASSERT_EQ(run_cli({"run"}, sf).exit_code, 0);
+    const std::string id = src_.scalar("SELECT min(order_id) FROM expected_orders");
+    sf_.exec("INSERT INTO silver.orders SELECT * FROM silver.orders WHERE order_id = " + id);
+    int code = -1;
+    const Json found = verify_json({}, sf, &code);
+    EXPECT_EQ(code, 6);
+    EXPECT_EQ(ids(found["duplicate"]), std::vector<long long>{std::stoll(id)});
+    EXPECT_EQ(found["duplicate_count"], 1);
+    EXPECT_EQ(found["differences"], 1) << found.dump();
+    const auto repaired = run_cli({"verify", "--repair", "--json"}, sf);
+    EXPECT_EQ(repaired.exit_code, 0) << repaired.err;
+    EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.orders WHERE order_id = " + id), "1");
+    EXPECT_EQ(sf_loaded(), expected());
+}
+
 }  // namespace
