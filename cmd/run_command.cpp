@@ -151,8 +151,9 @@ void write_metrics(const std::string& path, const pipeline::Config& config,
             m.holdback_seconds = summary->holdback_seconds;
             m.holdback_capped = summary->holdback_capped;
             m.oldest_transaction_seconds = summary->oldest_transaction_seconds;
-        } else if (!options.backfill_date && peeked.state) {
-            // Not finished: the hold-back the next run applies is the saved one.
+        } else if (peeked.state) {
+            // Not finished, or a backfill (which leaves the checkpoint alone): the hold-back
+            // the next run applies is the saved one.
             const auto& hold = peeked.state->hold_back;
             m.holdback_seconds = pipeline::hold_back_seconds(hold, peeked.state->watermark);
             m.holdback_capped = hold && hold->capped;
