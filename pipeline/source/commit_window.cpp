@@ -95,11 +95,14 @@ HoldBackMode mode_of(const Sighting& s) {
 }
 
 // The open transactions that may still be in progress at the snapshot. One
-// whose xid is no longer in progress ended before it: this run saw its rows.
+// whose xid is below the snapshot's xmax and not in its xip list ended before
+// it: this run saw its rows. (xmax is one past the last xid that completed, so
+// a running xid at or above it is in no list.)
 std::vector<OpenTransaction> waited_for(const Sighting& s) {
     std::vector<OpenTransaction> out;
     for (const OpenTransaction& t : s.open) {
-        if (!t.xid || std::binary_search(s.snapshot.xip.begin(), s.snapshot.xip.end(), *t.xid)) {
+        if (!t.xid || *t.xid >= s.snapshot.xmax ||
+            std::binary_search(s.snapshot.xip.begin(), s.snapshot.xip.end(), *t.xid)) {
             out.push_back(t);
         }
     }
@@ -146,6 +149,14 @@ Unseen unseen_by(const Sighting& s) {
         return out;
     }
     const std::set<Xid8> still(s.in_progress->begin(), s.in_progress->end());
+    for (const Xid8 xid : s.snapshot.xip) {
+        if (xid >= s.scanned_from && xid < out.xid_from && !still.contains(xid)) {
+            // Said ended by the scan, yet in progress at the later snapshot: a commit
+            // waiting for a synchronous standby, which some releases' pg_xact_status
+            // reports as committed. Its subtransactions too: every xid from it on.
+            out.xid_from = xid;
+        }
+    }
     for (const Xid8 xid : still) {
         if (xid < out.xid_from) {
             out.xids.push_back(xid);

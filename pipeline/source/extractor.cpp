@@ -217,11 +217,14 @@ Sighting Extractor::sight_open_transactions() {
     const Xid8 around = s.next_xid_at + (Xid8{1} << 31);
     if (!s.replica) {  // a standby's own sessions only ever read
         for (const auto& a : nlohmann::json::parse(seen.value(0, 4))) {
-            if (!a[5].get<bool>()) {
+            // Not visible to this role (NULL: a session without a user, shown as hidden).
+            if (!a[5].is_boolean() || !a[5].get<bool>()) {
                 s.sees_all_sessions = false;
                 continue;
             }
-            if (a[2].is_null() && !a[1].is_string()) {
+            // track_activities off shows state 'disabled' and no start: it may be open.
+            const bool untracked = a[3].is_string() && a[3].get<std::string>() == "disabled";
+            if (a[2].is_null() && !a[1].is_string() && !untracked) {
                 continue;  // no transaction open
             }
             OpenTransaction open;
@@ -230,7 +233,7 @@ Sighting Extractor::sight_open_transactions() {
                 open.xid = widen_xid(
                     static_cast<std::uint32_t>(std::stoull(a[1].get<std::string>())), around);
             }
-            // No start with an xid (track_activities off): bounded like a hidden one.
+            // No start (track_activities off): bounded like a hidden one.
             if (a[2].is_string()) {
                 open.started = parse_timestamp(a[2].get<std::string>(), OffsetRule::assume_utc);
             }

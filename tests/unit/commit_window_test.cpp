@@ -133,6 +133,32 @@ TEST(CommitWindowTest, TransactionEndingBetweenScanAndSnapshotStaysListed) {
     EXPECT_EQ(unseen_of(s).xids, (std::vector<Xid8>{1000, 1001, 1003, 1005}));
 }
 
+TEST(CommitWindowTest, WriterHoldingTheNewestXidIsWaitedFor) {
+    // A quiet database: the open writer holds the newest xid, and the snapshot's xmax (one
+    // past the last completed xid) is that xid itself, so no xip list names it.
+    Sighting s;
+    s.at = at;
+    s.next_xid_at = 740;
+    s.oldest_xid_at = 740;
+    s.open = {session(11, 740, 7200)};
+    s.scanned_from = 740;
+    s.in_progress = std::vector<Xid8>{};
+    s.snapshot = {740, 740, {}};
+    const auto h = plan(s, settings);
+    ASSERT_TRUE(h) << "its rows, stamped two hours back, would be skipped";
+    EXPECT_EQ(h->floor, seconds_before(7200));
+    EXPECT_EQ(unseen_of(s).xid_from, 740u);
+}
+
+TEST(CommitWindowTest, CommitWaitingForASynchronousStandbyCountsAsInProgress) {
+    // The scan (an older PostgreSQL) called 1003 committed, but the later snapshot still
+    // has it in progress: its rows and its subtransactions' are unseen.
+    Sighting s = primary();
+    s.open = {session(11, 1003, 30)};
+    s.in_progress = std::vector<Xid8>{1000, 1001};
+    EXPECT_EQ(unseen_of(s), (pipeline::Unseen{1003, {1000, 1001}}));
+}
+
 TEST(CommitWindowTest, ListedXidsNeedNothingFromTheSnapshot) {
     // On a standby the snapshot names no xid in progress, and one may commit
     // between the scan and the snapshot: what the scan found is what counts.
