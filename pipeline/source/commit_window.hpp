@@ -50,11 +50,13 @@ struct OpenTransaction {
 /// watermark), then which xids of a range were in progress (subtransactions
 /// included: a snapshot's xip list names only top-level xids, and on a hot
 /// standby none at all); and the snapshot itself, taken after both. A
-/// transaction the snapshot could not see was in progress at the scan or got
-/// its xid after the look, so the scan needs nothing from the snapshot.
+/// transaction the snapshot could not see was in progress at the scan or has
+/// an xid from the look's xmax on, so the scan needs nothing from the snapshot.
 struct Sighting {
     Timestamp at;
-    Xid8 next_xid_at = 0;           ///< xids from here on were assigned after the look
+    /// The look's snapshot xmax (one past the last completed xid): every xid from here on
+    /// was unassigned or still running at the look, and counts as unseen.
+    Xid8 next_xid_at = 0;
     Xid8 oldest_xid_at = 0;         ///< the look's snapshot xmin: every older xid had ended
     bool replica = false;           ///< pg_is_in_recovery(): the primary's sessions are invisible
     bool sees_all_sessions = true;  ///< false: the role may not see some sessions' transactions

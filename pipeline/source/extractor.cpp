@@ -191,9 +191,9 @@ Extractor::Extractor(SourceConnector connect, Retrier& retrier, ExtractSpec spec
 Sighting Extractor::sight_open_transactions() {
     // pg_stat_activity is read before the snapshot, in its own statement: a
     // transaction open at the snapshot that began before this look is in it.
-    // The statement's own snapshot (taken first) gives the next xid and the
-    // oldest running one. Sessions of orders-pipeline itself only ever read;
-    // autovacuum and WAL senders write no rows of a table.
+    // The statement's own snapshot (taken first) gives its xmax (every xid from
+    // there on was unassigned or running) and the oldest running xid. Sessions of orders-pipeline
+    // itself only ever read; autovacuum and WAL senders write no rows of a table.
     const PgResult seen = conn_->exec(
         "SELECT now()::text, pg_is_in_recovery()::text, "
         "pg_snapshot_xmax(pg_current_snapshot())::text, "
