@@ -101,8 +101,7 @@ StartedRun::StartedRun(const Config& config, std::function<void(const RunRecord&
     if (journal_) {
         // We hold the lock: a `running` record of another run is one that died.
         const auto abandoned = journal_->close_abandoned(record_.run_id, now_utc());
-        crash_seen_ = !abandoned.empty();
-        if (crash_seen_) {
+        if (!abandoned.empty()) {
             log_warning("earlier runs ended without a result; recorded as failed",
                         {{"event", "abandoned_runs"}, {"run_ids", abandoned}});
         }
@@ -131,8 +130,7 @@ Warehouse& StartedRun::started() {
         retrier_.run("start the warehouse", [&] { warehouse_->begin_run(); });
         started_ = true;  // from here end_run has something to end
         retrier_.run("create the destination tables", [&] { warehouse_->ensure_schema(); });
-        retrier_.run("drop stale staging tables",
-                     [&] { warehouse_->drop_stale_staging(crash_seen_); });
+        retrier_.run("drop stale staging tables", [&] { warehouse_->drop_stale_staging(); });
     }
     return *warehouse_;
 }

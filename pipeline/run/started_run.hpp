@@ -86,7 +86,6 @@ private:
     std::unique_ptr<Warehouse> warehouse_;
     PipelineLock lock_;
     std::optional<RunJournal> journal_;  ///< set where records need a running warehouse
-    bool crash_seen_ = false;            ///< the journal held a run that never finished
     bool started_ = false;
     bool finished_ = false;
 };

@@ -305,7 +305,8 @@ void Extractor::open() {
                     fmt::format("the source's snapshot '{}' is unreadable", now.value(0, 1)));
     }
     if (first) {
-        std::optional<std::string> bound_text = std::string(now.value(0, 0));
+        const std::string now_text(now.value(0, 0));
+        std::optional<std::string> bound_text = now_text;
         if (spec_.cursor_kind == CursorKind::integer) {
             // An integer window ends at the largest value this snapshot sees (NULL: no row),
             // marked with the clock after the snapshot: every value allocated after that
@@ -324,10 +325,10 @@ void Extractor::open() {
             sighted->snapshot = *snapshot;
             sighting_ = std::move(sighted);
         }
-        until_text_ = std::string(now.value(0, 0));
+        until_text_ = now_text;
         until_ = window_.kind == WindowRequest::Kind::backfill
                      ? *window_.upper
-                     : parse_timestamp(*until_text_, OffsetRule::assume_utc).value_or(Timestamp{});
+                     : parse_timestamp(now_text, OffsetRule::assume_utc).value_or(Timestamp{});
         until_bound_ = std::move(bound_text);
     }
     const bool integer = spec_.cursor_kind == CursorKind::integer;

@@ -429,7 +429,8 @@ VerifyReport verify_job(const Config& config, const VerifyOptions& options) {
                                          "[verify rows " + job.target.str() + "]")) {
                 ++report.rows_fetched;
                 Digest d = digest_of_row(row, job.key.size());
-                const auto [at, fresh] = dst.try_emplace(d.key_text, d);
+                // try_emplace leaves `d` alone when the key is there already.
+                const auto [at, fresh] = dst.try_emplace(d.key_text, std::move(d));
                 if (!fresh) {
                     // More than one row with this key: compared by its newest copy, and
                     // reported (a repair keeps one).

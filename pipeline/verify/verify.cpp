@@ -326,13 +326,12 @@ VerifyReport verify(const Config& config, const VerifyOptions& options) {
                                      std::min(leaves.size(), i + buckets_per_statement)));
             for (RowDigest& d : warehouse->leaf_digests(shape, report.scope, options.deep, part)) {
                 ++report.rows_fetched;
-                const auto [at, fresh] = dst.try_emplace(d.key, d);
+                // try_emplace leaves `d` alone when the key is there already.
+                const auto [at, fresh] = dst.try_emplace(d.key, std::move(d));
                 if (!fresh) {
                     // More than one row with this key: compared by its newest copy, and
                     // reported (a repair keeps one).
-                    if (report.duplicate.empty() || report.duplicate.back() != d.key) {
-                        report.duplicate.push_back(d.key);
-                    }
+                    report.duplicate.push_back(d.key);
                     if (at->second.cursor_micros < d.cursor_micros) {
                         at->second = std::move(d);
                     }
@@ -489,7 +488,7 @@ RepairReport repair(const Config& config, const VerifyOptions& options) {
     try {
         Warehouse& warehouse = run.started();
         PgConnection source = open_source(config);
-        std::vector<SourceRow> rows;
+        const TableShape shape = orders_shape(config.destination);
         std::vector<OrderRow> valid;
         int batch_number = 0;
         for (std::size_t i = 0; i < reload.size(); i += keys_per_statement) {
@@ -515,7 +514,6 @@ RepairReport repair(const Config& config, const VerifyOptions& options) {
             run.lock().ensure_held();
             if (!to_single.empty()) {
                 // Every copy goes; the load below inserts the source's version once.
-                const TableShape shape = orders_shape(config.destination);
                 out.deleted += retrier.run("delete the copies of doubled keys",
                                            [&] { return warehouse.delete_keys(shape, to_single); });
             }
@@ -527,7 +525,6 @@ RepairReport repair(const Config& config, const VerifyOptions& options) {
             out.counts.rows_updated += merged.updated;
         }
         if (deleting && !out.before.extra.empty()) {
-            const TableShape shape = orders_shape(config.destination);
             for (std::size_t i = 0; i < out.before.extra.size(); i += keys_per_statement) {
                 const auto part =
                     std::span(out.before.extra)

@@ -94,9 +94,8 @@ public:
 
     /// Idempotent DDL: the target table and the run-record table.
     virtual void ensure_schema() = 0;
-    /// Removes staging tables left behind by crashed runs. `after_crash`: a
-    /// run of this pipeline is known to have ended without a result.
-    virtual void drop_stale_staging(bool after_crash) = 0;
+    /// Removes staging tables left behind by crashed runs.
+    virtual void drop_stale_staging() = 0;
     /// Stages `rows` (unique order_ids) and MERGEs them newer-wins into the
     /// target. **Durable when it returns**: the run may advance the
     /// checkpoint past these rows. Throws Error(destination) on failure, in

@@ -67,6 +67,13 @@ protected:
         return out;
     }
 
+    /// The writer updates `n` valid orders from `first_index` on, stamping its start.
+    void mark_delivering(Writer& writer, int first_index, int n) const {
+        writer.exec(fmt::format(
+            "UPDATE orders SET status = 'delivering', updated_at = now() WHERE order_id IN ({})",
+            valid_ids(first_index, n)));
+    }
+
     /// Another session commits a change now, so the next run has rows to load
     /// and moves the checkpoint past whatever is still open.
     void commit_elsewhere() {
@@ -102,9 +109,7 @@ protected:
 TEST_F(CommitAwareTest, EarlyWriterRowsArriveWithTheFirstRunAfterItCommits) {
     run();
     Writer writer(src_);  // writes at once: holds an xid at the next runs' snapshots
-    writer.exec(fmt::format(
-        "UPDATE orders SET status = 'delivering', updated_at = now() WHERE order_id IN ({})",
-        valid_ids(100, 40)));
+    mark_delivering(writer, 100, 40);
     writer.exec("SELECT freshmart_seed(10, 900001, now(), 0)");
 
     commit_elsewhere();
@@ -237,9 +242,7 @@ TEST_F(CommitAwareTest, VersionOneCheckpointReachesBackOnceWhenUpgraded) {
     run();
     // An older build saved this checkpoint while a writer was open: it knew nothing of it.
     Writer writer(src_);
-    writer.exec(fmt::format(
-        "UPDATE orders SET status = 'delivering', updated_at = now() WHERE order_id IN ({})",
-        valid_ids(700, 20)));
+    mark_delivering(writer, 700, 20);
     std::this_thread::sleep_for(20ms);
     const std::string now = src_.scalar("SELECT now()::text");
     {
@@ -259,9 +262,7 @@ TEST_F(CommitAwareTest, VersionOneCheckpointReachesBackOnceWhenUpgraded) {
 TEST_F(CommitAwareTest, VerifyStopsBelowWhatTheNextRunStillReadsBack) {
     run();
     Writer writer(src_);
-    writer.exec(fmt::format(
-        "UPDATE orders SET status = 'delivering', updated_at = now() WHERE order_id IN ({})",
-        valid_ids(800, 15)));
+    mark_delivering(writer, 800, 15);
     commit_elsewhere();
     run();
     ASSERT_TRUE(checkpoint()->hold_back);

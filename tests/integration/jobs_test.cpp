@@ -527,24 +527,24 @@ TEST_F(JobsTest, VerifyAndRepairADeclaredJobOnSnowflake) {
     const auto clean = run_cli({"verify", "--job", "stock", "--json"}, sf);
     ASSERT_EQ(clean.exit_code, 0) << clean.out << clean.err;
     EXPECT_EQ(Json::parse(clean.out)["statements"], 1) << "a clean verify: one SELECT";
-    sf_.exec("DELETE FROM silver.store_stock WHERE store_id = 1 AND sku = 'SKU-5'");
-    const auto found = run_cli({"verify", "--job", "stock", "--json"}, sf);
-    EXPECT_EQ(found.exit_code, 6) << found.err;
-    EXPECT_EQ(Json::parse(found.out)["missing"], Json::parse(R"([["1", "SKU-5"]])"));
-    const auto repaired = run_cli({"verify", "--job", "stock", "--repair"}, sf);
-    EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
-    EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.store_stock"), "240");
-
+    // Tampered in the warehouse: found exactly, then repaired back to the source's 240 rows.
+    const auto find_and_repair = [&](const std::string& tamper, const char* category,
+                                     const char* keys) {
+        sf_.exec(tamper);
+        const auto found = run_cli({"verify", "--job", "stock", "--json"}, sf);
+        EXPECT_EQ(found.exit_code, 6) << found.err;
+        EXPECT_EQ(Json::parse(found.out)[category], Json::parse(keys));
+        const auto repaired = run_cli({"verify", "--job", "stock", "--repair"}, sf);
+        EXPECT_EQ(repaired.exit_code, 0) << repaired.out << repaired.err;
+        EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.store_stock"), "240");
+    };
+    find_and_repair("DELETE FROM silver.store_stock WHERE store_id = 1 AND sku = 'SKU-5'",
+                    "missing", R"([["1", "SKU-5"]])");
     // Snowflake does not enforce the key: a doubled one is found, and repair keeps one copy.
-    sf_.exec(
+    find_and_repair(
         "INSERT INTO silver.store_stock SELECT * FROM silver.store_stock "
-        "WHERE store_id = 2 AND sku = 'SKU-7'");
-    const auto doubled = run_cli({"verify", "--job", "stock", "--json"}, sf);
-    EXPECT_EQ(doubled.exit_code, 6) << doubled.err;
-    EXPECT_EQ(Json::parse(doubled.out)["duplicate"], Json::parse(R"([["2", "SKU-7"]])"));
-    const auto single = run_cli({"verify", "--job", "stock", "--repair"}, sf);
-    EXPECT_EQ(single.exit_code, 0) << single.out << single.err;
-    EXPECT_EQ(sf_.scalar("SELECT count(*) FROM silver.store_stock"), "240");
+        "WHERE store_id = 2 AND sku = 'SKU-7'",
+        "duplicate", R"([["2", "SKU-7"]])");
 }
 
 // Keys whose text is not plain: char(n) (padded), an enum; values Snowflake cannot hold.

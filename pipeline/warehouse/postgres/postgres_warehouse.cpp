@@ -80,7 +80,7 @@ void PostgresWarehouse::ensure_schema() {
     }
 }
 
-void PostgresWarehouse::drop_stale_staging(bool /*after_crash*/) {
+void PostgresWarehouse::drop_stale_staging() {
     // Staging is a TEMP table: PostgreSQL drops it with the session of a
     // crashed run, so there is never anything to clean here.
 }

@@ -287,9 +287,11 @@ void SnowflakeWarehouse::ensure_schema() {
     schema_ensured_ = true;
 }
 
-void SnowflakeWarehouse::drop_stale_staging(bool after_crash) {
-    if (!schema_sent_ && !after_crash) {
-        return;  // remembered, and no run ended without a result since
+void SnowflakeWarehouse::drop_stale_staging() {
+    if (!schema_sent_) {
+        // Remembered: no run died holding a staging table since (the memory is set
+        // aside while one exists).
+        return;
     }
     const std::string prefix = sf_staging_prefix(pipeline_name_);
     const ResultSet shown = run("SHOW TABLES", sf_show_staging_sql(destination_.schema, prefix));

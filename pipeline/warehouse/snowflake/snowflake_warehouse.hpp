@@ -44,7 +44,7 @@ public:
     void begin_run() override;
     void end_run() noexcept override;
     void ensure_schema() override;
-    void drop_stale_staging(bool after_crash) override;
+    void drop_stale_staging() override;
     MergeCounts load_batch(std::span<const OrderRow> rows, const BatchContext& batch) override;
     MergeCounts load_job_rows(const JobRows& rows, const BatchContext& batch) override;
     void upsert_run_records(std::span<const RunRecord> records) override;
